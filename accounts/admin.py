@@ -1,0 +1,129 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import ServiceError
+from reference.choices import Scheme
+
+from .choices import Role
+from .models import ApiKey, InsuredPerson, User
+from .services import api_key_create, api_key_revoke, id_number_hash, person_create, phone_hash
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "role", "region", "institution", "is_staff", "is_active")
+    list_filter = ("role", "is_staff", "is_active")
+    list_select_related = ("region", "institution")
+    autocomplete_fields = ("region", "institution")
+    fieldsets = BaseUserAdmin.fieldsets + ((_("Role"), {"fields": ("role", "region", "institution", "language")}),)
+    add_fieldsets = BaseUserAdmin.add_fieldsets + ((_("Role"), {"fields": ("role", "region", "institution")}),)
+
+
+class PersonCreationForm(forms.ModelForm):
+    name = forms.CharField(label=_("name"), max_length=60)
+    id_number = forms.CharField(label=_("ID number"), max_length=18)
+    phone = forms.CharField(label=_("mobile phone"), max_length=20)
+
+    class Meta:
+        model = InsuredPerson
+        fields = ["name", "id_number", "phone", "insured_region", "scheme", "retired", "employer",
+                  "assistance_category"]
+
+
+@admin.register(InsuredPerson)
+class InsuredPersonAdmin(admin.ModelAdmin):
+    """People are shown masked; search takes a full ID number or phone and finds it through the keyed hash."""
+
+    list_display = ("masked_name", "masked_id_number", "masked_phone", "insured_region", "scheme", "retired",
+                    "status")
+    list_filter = ("scheme", "status", "retired", "insured_region__parent")
+    list_select_related = ("insured_region",)
+    search_fields = ("id_number_hash",)
+    search_help_text = _("Enter a full ID number or mobile number.")
+    readonly_fields = ("masked_name", "masked_id_number", "masked_phone", "insured_region", "scheme", "created_at")
+    fields = ("masked_name", "masked_id_number", "masked_phone", "insured_region", "scheme", "retired", "status",
+              "employer", "assistance_category", "created_at")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = PersonCreationForm
+            kwargs["fields"] = PersonCreationForm.Meta.fields
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return PersonCreationForm.Meta.fields if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.role == Role.REVIEWER:
+            qs = qs.filter(insured_region_id=request.user.region_id)
+        return qs
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip().upper()
+        if not term:
+            return queryset, False
+        return queryset.filter(id_number_hash=id_number_hash(term)) | queryset.filter(
+            phone_hash=phone_hash(term)
+        ), False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        try:
+            created = person_create(
+                name=data["name"], id_number=data["id_number"], phone=data["phone"],
+                insured_region=data["insured_region"], scheme=data["scheme"] or Scheme.EMPLOYEE,
+                retired=data["retired"], employer=data.get("employer", ""),
+                assistance_category=data.get("assistance_category", ""), actor=request.user,
+            )
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            raise forms.ValidationError(exc.message) from exc
+        obj.pk = created.pk
+        obj._state.adding = False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Terminal keys: the clear key is shown once, right after creation; only a hash is kept."""
+
+    list_display = ("name", "prefix", "operator", "institution_name", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    list_select_related = ("operator__institution",)
+    fields = ("operator", "name")
+    actions = ["revoke"]
+
+    @admin.display(description=_("institution"))
+    def institution_name(self, obj):
+        return obj.operator.institution
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("operator", "name") if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        key, clear = api_key_create(operator=obj.operator, name=obj.name, actor=request.user)
+        obj.pk = key.pk
+        obj._state.adding = False
+        self.message_user(
+            request, _("Copy this key now; it will not be shown again: %(key)s") % {"key": clear}, messages.WARNING
+        )
+
+    @admin.action(description=_("Revoke selected keys"))
+    def revoke(self, request, queryset):
+        for key in queryset:
+            api_key_revoke(key=key, actor=request.user)
+        self.message_user(request, _("Keys revoked."), messages.SUCCESS)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+

@@ -1,0 +1,249 @@
+"""People, sign-in and counter keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core import pii
+from core.audit import audit_record
+from core.errors import ServiceError
+from core.validators import validate_id_number, validate_phone
+
+from .choices import Gender, Role
+from .errors import AccountErrorCode
+from .models import ApiKey, AuthToken, InsuredPerson, User
+
+
+def id_number_hash(id_number: str) -> str:
+    return pii.blind_index(id_number, purpose="id_number")
+
+
+def phone_hash(phone: str) -> str:
+    return pii.blind_index(phone, purpose="phone")
+
+
+def _clean_identity(id_number: str, phone: str) -> tuple[str, str]:
+    fields = {}
+    try:
+        id_number = validate_id_number(id_number)
+    except ValidationError as exc:
+        fields["id_number"] = exc.messages
+    try:
+        phone = validate_phone(phone)
+    except ValidationError as exc:
+        fields["phone"] = exc.messages
+    if fields:
+        code = AccountErrorCode.INVALID_ID_NUMBER if "id_number" in fields else AccountErrorCode.INVALID_PHONE
+        raise ServiceError(code, next(iter(fields.values()))[0], fields=fields)
+    return id_number, phone
+
+
+@transaction.atomic
+def person_create(
+    *,
+    name: str,
+    id_number: str,
+    phone: str,
+    insured_region,
+    scheme: str,
+    retired: bool = False,
+    password: str | None = None,
+    email: str = "",
+    employer: str = "",
+    assistance_category: str = "",
+    language: str = "zh-hans",
+    actor=None,
+) -> InsuredPerson:
+    """Register an insured person (and a sign-in account when a password is given)."""
+    id_number, phone = _clean_identity(id_number, phone)
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("invalid", _("The name is required."), fields={"name": [_("The name is required.")]})
+    if not insured_region.is_pooling_area:
+        raise ServiceError("invalid_region", _("The insured area must be a pooling area."))
+    if InsuredPerson.objects.filter(id_number_hash=id_number_hash(id_number)).exists():
+        raise ServiceError(AccountErrorCode.DUPLICATE_ID_NUMBER, _("This ID number is already registered."),
+                           status=409)
+    if InsuredPerson.objects.filter(phone_hash=phone_hash(phone)).exists():
+        raise ServiceError(AccountErrorCode.DUPLICATE_PHONE, _("This phone number is already registered."),
+                           status=409)
+    user = None
+    if password is not None:
+        user = User(username="p" + secrets.token_hex(8), role=Role.PERSON, language=language)
+        user.set_password(password)
+        user.save()
+    person = InsuredPerson(
+        user=user,
+        name=name,
+        id_number=id_number,
+        id_number_hash=id_number_hash(id_number),
+        phone=phone,
+        phone_hash=phone_hash(phone),
+        email=email,
+        gender=Gender.MALE if int(id_number[16]) % 2 else Gender.FEMALE,
+        insured_region=insured_region,
+        scheme=scheme,
+        retired=retired,
+        employer=employer,
+        assistance_category=assistance_category,
+    )
+    try:
+        with transaction.atomic():
+            person.save()
+    except IntegrityError:
+        raise ServiceError(AccountErrorCode.DUPLICATE_ID_NUMBER,
+                           _("This ID number or phone number is already registered."), status=409) from None
+    audit_record(actor=actor, action="person.create", target=person, to_state=person.status)
+    return person
+
+
+def person_get_by_phone(phone: str) -> InsuredPerson | None:
+    try:
+        phone = validate_phone(phone)
+    except ValidationError:
+        return None
+    return InsuredPerson.objects.select_related("user").filter(phone_hash=phone_hash(phone)).first()
+
+
+def person_get_by_id_number(id_number: str) -> InsuredPerson | None:
+    try:
+        id_number = validate_id_number(id_number)
+    except ValidationError:
+        return None
+    return InsuredPerson.objects.select_related("user").filter(id_number_hash=id_number_hash(id_number)).first()
+
+
+# --- Sign-in with rate limiting ---
+
+def _attempt_key(identifier: str, ip: str | None) -> str:
+    return "login-fail:" + pii.blind_index(f"{identifier}|{ip or '-'}", purpose="login")
+
+
+def login_check_allowed(*, identifier: str, ip: str | None) -> None:
+    if cache.get(_attempt_key(identifier, ip), 0) >= settings.LOGIN_MAX_FAILURES:
+        raise ServiceError(
+            AccountErrorCode.TOO_MANY_ATTEMPTS,
+            _("Too many failed sign-in attempts. Try again in %(minutes)d minutes.")
+            % {"minutes": settings.LOGIN_LOCKOUT_SECONDS // 60},
+            status=429,
+        )
+
+
+def login_record_failure(*, identifier: str, ip: str | None) -> None:
+    key = _attempt_key(identifier, ip)
+    if cache.add(key, 1, settings.LOGIN_LOCKOUT_SECONDS):
+        return
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, settings.LOGIN_LOCKOUT_SECONDS)
+
+
+def login_reset(*, identifier: str, ip: str | None) -> None:
+    cache.delete(_attempt_key(identifier, ip))
+
+
+def user_authenticate(*, request, identifier: str, password: str) -> User:
+    """Check a phone (or staff username) and password, counting failures per identifier and address."""
+    ip = request.META.get("REMOTE_ADDR") if request is not None else None
+    login_check_allowed(identifier=identifier, ip=ip)
+    user = authenticate(request, username=identifier, password=password)
+    if user is None:
+        login_record_failure(identifier=identifier, ip=ip)
+        raise ServiceError(AccountErrorCode.INVALID_CREDENTIALS, _("Wrong phone number or password."), status=401)
+    login_reset(identifier=identifier, ip=ip)
+    return user
+
+
+def auth_token_issue(*, user: User) -> str:
+    """Create a bearer token; the clear token is returned once and only its hash is kept."""
+    key = secrets.token_urlsafe(32)
+    AuthToken.objects.create(
+        user=user,
+        key_hash=AuthToken.hash(key),
+        expires_at=timezone.now() + dt.timedelta(hours=settings.AUTH_TOKEN_TTL_HOURS),
+    )
+    return key
+
+
+def auth_token_revoke(*, key: str) -> None:
+    AuthToken.objects.filter(key_hash=AuthToken.hash(key)).delete()
+
+
+# --- Counter API keys ---
+
+API_KEY_PREFIX = "ybk"
+
+
+@transaction.atomic
+def api_key_create(
+    *, operator: User, name: str, actor=None, prefix: str | None = None, secret: str | None = None
+) -> tuple[ApiKey, str]:
+    """Create a terminal key for a counter operator; returns the key object and the clear key (shown once).
+
+    `prefix` and `secret` are for the demo seed only, which must print the same keys on every run.
+    """
+    if operator.role != Role.COUNTER or operator.institution_id is None:
+        raise ServiceError(AccountErrorCode.NOT_A_COUNTER, _("API keys belong to counter operators."))
+    prefix = prefix or secrets.token_hex(4)
+    secret = secret or secrets.token_urlsafe(32)
+    clear = f"{API_KEY_PREFIX}_{prefix}_{secret}"
+    key = ApiKey.objects.create(operator=operator, name=name, prefix=prefix, key_hash=AuthToken.hash(clear))
+    audit_record(actor=actor, action="api_key.create", target=key, to_state="active",
+                 data={"institution": operator.institution.code, "prefix": prefix})
+    return key, clear
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, actor=None, reason: str = "") -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_record(actor=actor, action="api_key.revoke", target=key, from_state="active", to_state="revoked",
+                     reason=reason)
+    return key
+
+
+def api_key_lookup(clear: str) -> ApiKey | None:
+    parts = clear.split("_")
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        return None
+    key = ApiKey.objects.select_related("operator__institution").filter(prefix=parts[1]).first()
+    if key is None or not secrets.compare_digest(key.key_hash, AuthToken.hash(clear)):
+        return None
+    return key
+
+
+@transaction.atomic
+def reviewer_create(*, username: str, password: str, region, actor=None) -> User:
+    """An agency reviewer of one pooling area, with admin access to that area's work only."""
+    from .roles import reviewers_group
+
+    if not region.is_pooling_area:
+        raise ServiceError("invalid_region", _("A reviewer belongs to a pooling area."))
+    user = User(username=username, role=Role.REVIEWER, region=region, is_staff=True)
+    user.set_password(password)
+    user.save()
+    user.groups.add(reviewers_group())
+    audit_record(actor=actor, action="user.create", target=user, to_state=Role.REVIEWER, data={"region": region.code})
+    return user
+
+
+@transaction.atomic
+def counter_operator_create(*, username: str, password: str, institution, actor=None) -> User:
+    """A counter operator of one institution (signs in on the counter page; terminals use API keys)."""
+    user = User(username=username, role=Role.COUNTER, institution=institution)
+    user.set_password(password)
+    user.save()
+    audit_record(actor=actor, action="user.create", target=user, to_state=Role.COUNTER,
+                 data={"institution": institution.code})
+    return user

@@ -1,0 +1,28 @@
+"""Tests run against real PostgreSQL and Redis (DATABASE_URL, REDIS_URL)."""
+
+import dj_database_url
+
+from .local import *  # noqa: F403
+from .local import env
+
+DEBUG = False
+DATABASES = {
+    "default": dj_database_url.parse(env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")),
+}
+# Parallel runs (several engineers on one machine) can pick their own test database.
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", "test_yibao")}
+REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/15")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "yibao-test",
+    }
+}
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PRIVATE_MEDIA_ROOT = BASE_DIR / "var" / "test-private"  # noqa: F405
+NOTIFICATION_OUTBOX_DIR = BASE_DIR / "var" / "test-outbox"  # noqa: F405
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+LOGIN_MAX_FAILURES = 5

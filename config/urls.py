@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.api import MeApi, TokenApi
+from core.views import healthz, readyz
+from reference.api import InstitutionListApi, RegionListApi
+
+api_v1 = [
+    path("auth/token", TokenApi.as_view(), name="auth-token"),
+    path("me", MeApi.as_view(), name="me"),
+    path("regions/", RegionListApi.as_view(), name="regions"),
+    path("institutions/", InstitutionListApi.as_view(), name="institutions"),
+    path("", include("filing.urls")),
+    path("", include("ecode.urls")),
+    path("", include("notifications.urls")),
+    path("", include("settlement.urls")),
+]
+
+admin.site.site_header = "医保跨省直接结算 · 经办管理"
+admin.site.site_title = "yibao admin"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("ecode.wellknown_urls")),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("web.urls")),
+]
+

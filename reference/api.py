@@ -1,0 +1,99 @@
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny
+
+from core.errors import ServiceError
+
+from .choices import InstitutionKind, RegionLevel, Service
+from .models import Institution, Region
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    parent = serializers.CharField(source="parent_id", allow_null=True)
+
+    class Meta:
+        model = Region
+        fields = ["code", "name", "level", "parent", "is_pooling_area"]
+
+
+class InstitutionSerializer(serializers.ModelSerializer):
+    region = serializers.CharField(source="region_id")
+    region_name = serializers.CharField(source="region.name")
+    services = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        model = Institution
+        fields = ["code", "name", "kind", "level", "region", "region_name", "address", "services", "networked",
+                  "active"]
+
+
+class RegionListApi(ListAPIView):
+    """Provinces and prefecture-level regions; filter by `level`, `parent`, `pooling`, search by `q`."""
+
+    permission_classes = [AllowAny]
+    serializer_class = RegionSerializer
+
+    @extend_schema(parameters=[
+        OpenApiParameter("level", enum=RegionLevel.values), OpenApiParameter("parent", str),
+        OpenApiParameter("pooling", bool), OpenApiParameter("q", str),
+    ])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        qs = Region.objects.all()
+        params = self.request.query_params
+        if params.get("level"):
+            qs = qs.filter(level=params["level"])
+        if params.get("parent"):
+            qs = qs.filter(parent_id=params["parent"])
+        if params.get("pooling") in ("1", "true"):
+            qs = qs.filter(is_pooling_area=True)
+        if params.get("q"):
+            qs = qs.filter(name__contains=params["q"].strip())
+        return qs
+
+
+class InstitutionListApi(ListAPIView):
+    """Designated institutions; filter by `region` (a pooling area or a whole province), `kind`, `level`,
+    `service`, `networked`, search by `q` (name or code)."""
+
+    permission_classes = [AllowAny]
+    serializer_class = InstitutionSerializer
+
+    @extend_schema(parameters=[
+        OpenApiParameter("region", str), OpenApiParameter("kind", enum=InstitutionKind.values),
+        OpenApiParameter("level", int), OpenApiParameter("service", enum=Service.values),
+        OpenApiParameter("networked", bool), OpenApiParameter("q", str),
+    ])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        qs = Institution.objects.select_related("region").filter(active=True)
+        params = self.request.query_params
+        if params.get("region"):
+            region = Region.objects.filter(code=params["region"]).first()
+            if region is None:
+                raise ServiceError("unknown_region", _("Unknown region code."), fields={"region": [_("Unknown.")]})
+            qs = qs.in_region(region)
+        if params.get("kind"):
+            if params["kind"] not in InstitutionKind.values:
+                raise ServiceError("invalid", _("Unknown kind."), fields={"kind": [_("Unknown kind.")]})
+            qs = qs.filter(kind=params["kind"])
+        if params.get("level"):
+            if params["level"] not in ("0", "1", "2", "3"):
+                raise ServiceError("invalid", _("The level must be 0 to 3."), fields={"level": [_("Invalid.")]})
+            qs = qs.filter(level=int(params["level"]))
+        if params.get("service"):
+            if params["service"] not in Service.values:
+                raise ServiceError("invalid", _("Unknown service."), fields={"service": [_("Unknown service.")]})
+            qs = qs.offering(params["service"])
+        if params.get("networked") in ("1", "true"):
+            qs = qs.filter(networked=True)
+        if params.get("q"):
+            term = params["q"].strip()
+            qs = qs.filter(name__contains=term) | qs.filter(code=term.upper())
+        return qs.order_by("-level", "code")
