@@ -16,16 +16,16 @@ class TokenApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    class InputSerializer(serializers.Serializer):
+    class TokenInputSerializer(serializers.Serializer):
         phone = serializers.CharField(max_length=20)
         password = serializers.CharField(max_length=128, trim_whitespace=False)
 
-    class OutputSerializer(serializers.Serializer):
+    class TokenOutputSerializer(serializers.Serializer):
         token = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, auth=[])
+    @extend_schema(request=TokenInputSerializer, responses={200: TokenOutputSerializer}, auth=[])
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = user_authenticate(
             request=request, identifier=data.validated_data["phone"], password=data.validated_data["password"]
@@ -38,7 +38,7 @@ class MeApi(APIView):
 
     permission_classes = [IsInsuredPerson]
 
-    class OutputSerializer(serializers.Serializer):
+    class MeOutputSerializer(serializers.Serializer):
         name = serializers.CharField(source="masked_name")
         id_number = serializers.CharField(source="masked_id_number")
         phone = serializers.CharField(source="masked_phone")
@@ -53,7 +53,7 @@ class MeApi(APIView):
         def get_scheme_code(self, obj) -> int:
             return SCHEME_CODES[obj.scheme]
 
-    @extend_schema(responses={200: OutputSerializer})
+    @extend_schema(responses={200: MeOutputSerializer})
     def get(self, request):
         person = request.user.person
-        return Response(self.OutputSerializer(person).data)
+        return Response(self.MeOutputSerializer(person).data)

@@ -157,12 +157,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "Authorization"},
-        }
-    },
 }
 
 # --- Celery ---
@@ -209,3 +203,13 @@ LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Notification delivery (notifications app) ---
+# Backoff after the n-th failed attempt: BASE * 2**(n-1) seconds, at most MAX (kept below the broker's
+# visibility timeout so a delayed retry is not redelivered early).
+NOTIFICATION_RETRY_BASE_SECONDS = float(env("NOTIFICATION_RETRY_BASE_SECONDS", "2"))
+NOTIFICATION_RETRY_MAX_SECONDS = float(env("NOTIFICATION_RETRY_MAX_SECONDS", "300"))
+# A delivery claimed by a worker that died mid-send is queued again after this long.
+NOTIFICATION_SENDING_TIMEOUT_SECONDS = int(env("NOTIFICATION_SENDING_TIMEOUT_SECONDS", "300"))
+# FileProvider/ConsoleProvider outbox; the local and test settings set their own.
+NOTIFICATION_OUTBOX_DIR = env("NOTIFICATION_OUTBOX_DIR")

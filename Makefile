@@ -1,0 +1,76 @@
+# yibao: two commands do all set-up. `make run` (embedded default) and `make test` (PostgreSQL + Redis).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+MANAGE := $(PY) manage.py
+APT_GET := $(shell command -v apt-get 2>/dev/null)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint format bench messages makemessages check-deploy clean help system-gettext system-chromium
+
+help:
+	@echo "make run    - install, migrate, load demo data and serve on http://127.0.0.1:8000 (SQLite, no other service)"
+	@echo "make test   - install test dependencies and run the whole suite against PostgreSQL and Redis"
+	@echo "make lint   - ruff;  make bench - benchmarks (docs/performance.md)"
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.run-installed: requirements.lock | $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements.lock
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.lock | $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements-dev.lock
+	touch $@ $(VENV)/.run-installed
+
+# gettext (msgfmt) compiles the translation catalogues; chromium runs the browser tests.
+system-gettext:
+	@command -v msgfmt >/dev/null || { [ -n "$(APT_GET)" ] && $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq gettext >/dev/null; } \
+	  || { echo "Install GNU gettext (msgfmt) to compile translations." >&2; exit 1; }
+
+system-chromium:
+	@command -v chromium >/dev/null || { [ -n "$(APT_GET)" ] && $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; } \
+	  || { echo "Install Debian's chromium for the browser tests." >&2; exit 1; }
+
+messages: system-gettext | $(VENV)/.run-installed
+	@$(MANAGE) compilemessages --ignore=.venv -v 0
+
+makemessages: | $(VENV)/.dev-installed
+	$(MANAGE) makemessages -l zh_Hans -l en --ignore=.venv --ignore=staticfiles --ignore=var
+
+run: $(VENV)/.run-installed messages
+	$(MANAGE) migrate --noinput -v 0
+	$(MANAGE) seed_demo
+	@echo "Serving on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/api/docs/)"
+	$(MANAGE) runserver 127.0.0.1:8000
+
+test: $(VENV)/.dev-installed system-chromium messages
+	@$(PY) scripts/check_services.py
+	$(PY) -m pytest
+
+lint: | $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: | $(VENV)/.dev-installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(VENV)/.dev-installed messages
+	@$(PY) scripts/check_services.py
+	bash bench/run.sh
+
+check-deploy: | $(VENV)/.run-installed
+	DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(50))') \
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/0 ALLOWED_HOSTS=yibao.example \
+	PII_ENCRYPTION_KEY=$$($(PY) -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())') \
+	ECODE_KEK=$$($(PY) -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())') \
+	ECODE_SUBJECT_KEY=$$($(PY) -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(16)).decode())') \
+	$(MANAGE) check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) db.sqlite3 var staticfiles

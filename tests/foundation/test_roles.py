@@ -1,0 +1,39 @@
+import pytest
+from django.test import Client
+
+from tests.factories import PASSWORD, ReviewerFactory, person_factory
+
+pytestmark = pytest.mark.django_db
+
+
+def _admin_client(user):
+    client = Client()
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def test_reviewer_sees_only_people_of_their_own_pooling_area_masked():
+    reviewer = ReviewerFactory(region_code="510100")
+    own = person_factory(name="李秀英", insured_region="510100")
+    other = person_factory(name="王建国", insured_region="230100")
+    page = _admin_client(reviewer).get("/admin/accounts/insuredperson/").content.decode()
+    assert own.masked_id_number in page
+    assert "李*英" in page
+    assert "李秀英" not in page and own.id_number not in page
+    assert other.masked_id_number not in page
+    assert _admin_client(reviewer).get(f"/admin/accounts/insuredperson/{other.pk}/change/").status_code in (302, 404)
+
+
+def test_reviewer_finds_a_person_by_full_id_number():
+    reviewer = ReviewerFactory(region_code="510100")
+    own = person_factory(insured_region="510100")
+    person_factory(insured_region="510100")
+    page = _admin_client(reviewer).get("/admin/accounts/insuredperson/", {"q": own.id_number}).content.decode()
+    assert "1 insured person" in page or "1 个" in page or page.count(own.masked_id_number) >= 1
+
+
+def test_reviewer_cannot_manage_users_or_keys():
+    reviewer = ReviewerFactory(region_code="510100")
+    client = _admin_client(reviewer)
+    assert client.get("/admin/accounts/user/").status_code == 403
+    assert client.get("/admin/accounts/apikey/").status_code == 403
