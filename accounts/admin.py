@@ -17,8 +17,12 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ("role", "is_staff", "is_active")
     list_select_related = ("region", "institution")
     autocomplete_fields = ("region", "institution")
-    fieldsets = BaseUserAdmin.fieldsets + ((_("Role"), {"fields": ("role", "region", "institution", "language")}),)
-    add_fieldsets = BaseUserAdmin.add_fieldsets + ((_("Role"), {"fields": ("role", "region", "institution")}),)
+    fieldsets = BaseUserAdmin.fieldsets + (
+        (_("Role"), {"fields": ("role", "region", "institution", "language")}),
+    )
+    add_fieldsets = BaseUserAdmin.add_fieldsets + (
+        (_("Role"), {"fields": ("role", "region", "institution")}),
+    )
 
 
 class PersonCreationForm(forms.ModelForm):
@@ -28,23 +32,55 @@ class PersonCreationForm(forms.ModelForm):
 
     class Meta:
         model = InsuredPerson
-        fields = ["name", "id_number", "phone", "insured_region", "scheme", "retired", "employer",
-                  "assistance_category"]
+        fields = [
+            "name",
+            "id_number",
+            "phone",
+            "insured_region",
+            "scheme",
+            "retired",
+            "employer",
+            "assistance_category",
+        ]
 
 
 @admin.register(InsuredPerson)
 class InsuredPersonAdmin(admin.ModelAdmin):
     """People are shown masked; search takes a full ID number or phone and finds it through the keyed hash."""
 
-    list_display = ("masked_name", "masked_id_number", "masked_phone", "insured_region", "scheme", "retired",
-                    "status")
+    list_display = (
+        "masked_name",
+        "masked_id_number",
+        "masked_phone",
+        "insured_region",
+        "scheme",
+        "retired",
+        "status",
+    )
     list_filter = ("scheme", "status", "retired", "insured_region__parent")
     list_select_related = ("insured_region",)
     search_fields = ("id_number_hash",)
     search_help_text = _("Enter a full ID number or mobile number.")
-    readonly_fields = ("masked_name", "masked_id_number", "masked_phone", "insured_region", "scheme", "created_at")
-    fields = ("masked_name", "masked_id_number", "masked_phone", "insured_region", "scheme", "retired", "status",
-              "employer", "assistance_category", "created_at")
+    readonly_fields = (
+        "masked_name",
+        "masked_id_number",
+        "masked_phone",
+        "insured_region",
+        "scheme",
+        "created_at",
+    )
+    fields = (
+        "masked_name",
+        "masked_id_number",
+        "masked_phone",
+        "insured_region",
+        "scheme",
+        "retired",
+        "status",
+        "employer",
+        "assistance_category",
+        "created_at",
+    )
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -78,10 +114,15 @@ class InsuredPersonAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         try:
             created = person_create(
-                name=data["name"], id_number=data["id_number"], phone=data["phone"],
-                insured_region=data["insured_region"], scheme=data["scheme"] or Scheme.EMPLOYEE,
-                retired=data["retired"], employer=data.get("employer", ""),
-                assistance_category=data.get("assistance_category", ""), actor=request.user,
+                name=data["name"],
+                id_number=data["id_number"],
+                phone=data["phone"],
+                insured_region=data["insured_region"],
+                scheme=data["scheme"] or Scheme.EMPLOYEE,
+                retired=data["retired"],
+                employer=data.get("employer", ""),
+                assistance_category=data.get("assistance_category", ""),
+                actor=request.user,
             )
         except ServiceError as exc:
             self.message_user(request, exc.message, messages.ERROR)
@@ -94,7 +135,15 @@ class InsuredPersonAdmin(admin.ModelAdmin):
 class ApiKeyAdmin(admin.ModelAdmin):
     """Terminal keys: the clear key is shown once, right after creation; only a hash is kept."""
 
-    list_display = ("name", "prefix", "operator", "institution_name", "created_at", "last_used_at", "revoked_at")
+    list_display = (
+        "name",
+        "prefix",
+        "operator",
+        "institution_name",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
     list_filter = ("revoked_at",)
     list_select_related = ("operator__institution",)
     fields = ("operator", "name")
@@ -114,7 +163,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj.pk = key.pk
         obj._state.adding = False
         self.message_user(
-            request, _("Copy this key now; it will not be shown again: %(key)s") % {"key": clear}, messages.WARNING
+            request,
+            _("Copy this key now; it will not be shown again: %(key)s") % {"key": clear},
+            messages.WARNING,
         )
 
     @admin.action(description=_("Revoke selected keys"))
@@ -125,5 +176,3 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-

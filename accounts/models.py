@@ -17,17 +17,31 @@ from .choices import AssistanceCategory, Gender, Language, PersonStatus, Role
 class User(AbstractUser):
     """A sign-in identity. Insured people sign in by phone (see InsuredPerson); staff by username."""
 
-    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.PERSON, db_index=True)
+    role = models.CharField(
+        _("role"), max_length=10, choices=Role.choices, default=Role.PERSON, db_index=True
+    )
     region = models.ForeignKey(
-        "reference.Region", verbose_name=_("agency pooling area"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="reviewers", limit_choices_to={"is_pooling_area": True},
+        "reference.Region",
+        verbose_name=_("agency pooling area"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reviewers",
+        limit_choices_to={"is_pooling_area": True},
         help_text=_("Reviewers see and decide only this pooling area's filings."),
     )
     institution = models.ForeignKey(
-        "reference.Institution", verbose_name=_("institution"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="operators", help_text=_("Counter operators act only for this institution."),
+        "reference.Institution",
+        verbose_name=_("institution"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="operators",
+        help_text=_("Counter operators act only for this institution."),
     )
-    language = models.CharField(_("language"), max_length=7, choices=Language.choices, default=Language.ZH_HANS)
+    language = models.CharField(
+        _("language"), max_length=7, choices=Language.choices, default=Language.ZH_HANS
+    )
 
     class Meta:
         verbose_name = _("user")
@@ -58,7 +72,12 @@ class InsuredPerson(models.Model):
     """An insured person of a pooling area. Name, ID number, phone and email are encrypted at rest."""
 
     user = models.OneToOneField(
-        User, verbose_name=_("account"), null=True, blank=True, on_delete=models.PROTECT, related_name="person"
+        User,
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="person",
     )
     name = EncryptedTextField(_("name"))
     id_number = EncryptedTextField(_("ID number"))
@@ -68,15 +87,24 @@ class InsuredPerson(models.Model):
     email = EncryptedTextField(_("email"), blank=True, default="")
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
     insured_region = models.ForeignKey(
-        "reference.Region", verbose_name=_("insured pooling area"), on_delete=models.PROTECT,
-        related_name="insured_people", limit_choices_to={"is_pooling_area": True},
+        "reference.Region",
+        verbose_name=_("insured pooling area"),
+        on_delete=models.PROTECT,
+        related_name="insured_people",
+        limit_choices_to={"is_pooling_area": True},
     )
     scheme = models.CharField(_("scheme"), max_length=10, choices=Scheme.choices)
     retired = models.BooleanField(_("retired"), default=False)
-    status = models.CharField(_("status"), max_length=10, choices=PersonStatus.choices, default=PersonStatus.ACTIVE)
+    status = models.CharField(
+        _("status"), max_length=10, choices=PersonStatus.choices, default=PersonStatus.ACTIVE
+    )
     employer = models.CharField(_("employer"), max_length=120, blank=True)
     assistance_category = models.CharField(
-        _("medical assistance category"), max_length=16, choices=AssistanceCategory.choices, blank=True, default=""
+        _("medical assistance category"),
+        max_length=16,
+        choices=AssistanceCategory.choices,
+        blank=True,
+        default="",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -127,6 +155,9 @@ class AuthToken(models.Model):
         verbose_name = _("API token")
         verbose_name_plural = _("API tokens")
 
+    def __str__(self) -> str:
+        return f"token of {self.user} until {self.expires_at:%Y-%m-%d}"
+
     @staticmethod
     def hash(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
@@ -136,7 +167,10 @@ class ApiKey(models.Model):
     """A counter terminal's key, acting as one operator of one institution. Stored hashed; shown once."""
 
     operator = models.ForeignKey(
-        User, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="api_keys",
+        User,
+        verbose_name=_("operator"),
+        on_delete=models.PROTECT,
+        related_name="api_keys",
         limit_choices_to={"role": Role.COUNTER},
     )
     name = models.CharField(_("terminal name"), max_length=80)

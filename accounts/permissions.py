@@ -21,7 +21,10 @@ class IsCounter(BasePermission):
     def has_permission(self, request, view):
         user = request.user
         return bool(
-            user and user.is_authenticated and user.role == Role.COUNTER and user.institution_id
+            user
+            and user.is_authenticated
+            and user.role == Role.COUNTER
+            and user.institution_id
             and user.institution.active
         )
 

@@ -67,15 +67,19 @@ def person_create(
     id_number, phone = _clean_identity(id_number, phone)
     name = (name or "").strip()
     if not name:
-        raise ServiceError("invalid", _("The name is required."), fields={"name": [_("The name is required.")]})
+        raise ServiceError(
+            "invalid", _("The name is required."), fields={"name": [_("The name is required.")]}
+        )
     if not insured_region.is_pooling_area:
         raise ServiceError("invalid_region", _("The insured area must be a pooling area."))
     if InsuredPerson.objects.filter(id_number_hash=id_number_hash(id_number)).exists():
-        raise ServiceError(AccountErrorCode.DUPLICATE_ID_NUMBER, _("This ID number is already registered."),
-                           status=409)
+        raise ServiceError(
+            AccountErrorCode.DUPLICATE_ID_NUMBER, _("This ID number is already registered."), status=409
+        )
     if InsuredPerson.objects.filter(phone_hash=phone_hash(phone)).exists():
-        raise ServiceError(AccountErrorCode.DUPLICATE_PHONE, _("This phone number is already registered."),
-                           status=409)
+        raise ServiceError(
+            AccountErrorCode.DUPLICATE_PHONE, _("This phone number is already registered."), status=409
+        )
     user = None
     if password is not None:
         user = User(username="p" + secrets.token_hex(8), role=Role.PERSON, language=language)
@@ -100,8 +104,11 @@ def person_create(
         with transaction.atomic():
             person.save()
     except IntegrityError:
-        raise ServiceError(AccountErrorCode.DUPLICATE_ID_NUMBER,
-                           _("This ID number or phone number is already registered."), status=409) from None
+        raise ServiceError(
+            AccountErrorCode.DUPLICATE_ID_NUMBER,
+            _("This ID number or phone number is already registered."),
+            status=409,
+        ) from None
     audit_record(actor=actor, action="person.create", target=person, to_state=person.status)
     return person
 
@@ -119,10 +126,13 @@ def person_get_by_id_number(id_number: str) -> InsuredPerson | None:
         id_number = validate_id_number(id_number)
     except ValidationError:
         return None
-    return InsuredPerson.objects.select_related("user").filter(id_number_hash=id_number_hash(id_number)).first()
+    return (
+        InsuredPerson.objects.select_related("user").filter(id_number_hash=id_number_hash(id_number)).first()
+    )
 
 
 # --- Sign-in with rate limiting ---
+
 
 def _attempt_key(identifier: str, ip: str | None) -> str:
     return "login-fail:" + pii.blind_index(f"{identifier}|{ip or '-'}", purpose="login")
@@ -159,7 +169,9 @@ def user_authenticate(*, request, identifier: str, password: str) -> User:
     user = authenticate(request, username=identifier, password=password)
     if user is None:
         login_record_failure(identifier=identifier, ip=ip)
-        raise ServiceError(AccountErrorCode.INVALID_CREDENTIALS, _("Wrong phone number or password."), status=401)
+        raise ServiceError(
+            AccountErrorCode.INVALID_CREDENTIALS, _("Wrong phone number or password."), status=401
+        )
     login_reset(identifier=identifier, ip=ip)
     return user
 
@@ -198,8 +210,13 @@ def api_key_create(
     secret = secret or secrets.token_urlsafe(32)
     clear = f"{API_KEY_PREFIX}_{prefix}_{secret}"
     key = ApiKey.objects.create(operator=operator, name=name, prefix=prefix, key_hash=AuthToken.hash(clear))
-    audit_record(actor=actor, action="api_key.create", target=key, to_state="active",
-                 data={"institution": operator.institution.code, "prefix": prefix})
+    audit_record(
+        actor=actor,
+        action="api_key.create",
+        target=key,
+        to_state="active",
+        data={"institution": operator.institution.code, "prefix": prefix},
+    )
     return key, clear
 
 
@@ -208,8 +225,14 @@ def api_key_revoke(*, key: ApiKey, actor=None, reason: str = "") -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-        audit_record(actor=actor, action="api_key.revoke", target=key, from_state="active", to_state="revoked",
-                     reason=reason)
+        audit_record(
+            actor=actor,
+            action="api_key.revoke",
+            target=key,
+            from_state="active",
+            to_state="revoked",
+            reason=reason,
+        )
     return key
 
 
@@ -234,7 +257,9 @@ def reviewer_create(*, username: str, password: str, region, actor=None) -> User
     user.set_password(password)
     user.save()
     user.groups.add(reviewers_group())
-    audit_record(actor=actor, action="user.create", target=user, to_state=Role.REVIEWER, data={"region": region.code})
+    audit_record(
+        actor=actor, action="user.create", target=user, to_state=Role.REVIEWER, data={"region": region.code}
+    )
     return user
 
 
@@ -244,6 +269,35 @@ def counter_operator_create(*, username: str, password: str, institution, actor=
     user = User(username=username, role=Role.COUNTER, institution=institution)
     user.set_password(password)
     user.save()
-    audit_record(actor=actor, action="user.create", target=user, to_state=Role.COUNTER,
-                 data={"institution": institution.code})
+    audit_record(
+        actor=actor,
+        action="user.create",
+        target=user,
+        to_state=Role.COUNTER,
+        data={"institution": institution.code},
+    )
     return user
+
+
+def personal_data_reencrypt(*, batch_size: int = 500) -> int:
+    """Rewrite every person's data under the current key and recompute the lookup hashes (after a rotation).
+
+    Batches run in their own transactions; running it again is harmless.
+    """
+    count = 0
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                InsuredPerson.objects.select_for_update().filter(pk__gt=last_pk).order_by("pk")[:batch_size]
+            )
+            if not batch:
+                return count
+            for person in batch:
+                person.id_number_hash = id_number_hash(person.id_number)
+                person.phone_hash = phone_hash(person.phone)
+                person.save(
+                    update_fields=["name", "id_number", "id_number_hash", "phone", "phone_hash", "email"]
+                )
+            count += len(batch)
+            last_pk = batch[-1].pk

@@ -25,7 +25,15 @@ class AuditEventInline(GenericTabularInline):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor_label", "action", "target_type", "target_id", "from_state", "to_state")
+    list_display = (
+        "created_at",
+        "actor_label",
+        "action",
+        "target_type",
+        "target_id",
+        "from_state",
+        "to_state",
+    )
     list_filter = ("action", "target_type")
     search_fields = ("actor_label", "target_id", "action")
     date_hierarchy = "created_at"

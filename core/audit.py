@@ -39,5 +39,6 @@ def audit_record(
 
 def audit_history(target: models.Model):
     return AuditEvent.objects.filter(
-        target_type=ContentType.objects.get_for_model(target, for_concrete_model=False), target_id=str(target.pk)
+        target_type=ContentType.objects.get_for_model(target, for_concrete_model=False),
+        target_id=str(target.pk),
     ).select_related("actor")

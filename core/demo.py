@@ -62,8 +62,12 @@ class DemoData:
     destinations: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:
-        return {"people": self.people, "reviewers": self.reviewers, "counters": self.counters,
-                "admin": self.admin}
+        return {
+            "people": self.people,
+            "reviewers": self.reviewers,
+            "counters": self.counters,
+            "admin": self.admin,
+        }
 
 
 def _demo_secret(label: str) -> str:
@@ -79,13 +83,15 @@ def _ensure_counter(institution: Institution, demo: DemoData) -> None:
     prefix = secret[:8]
     if not ApiKey.objects.filter(prefix=prefix).exists():
         api_key_create(operator=user, name="demo terminal", prefix=prefix, secret=secret[8:48])
-    demo.counters.append({
-        "institution_code": institution.code,
-        "institution_name": institution.name,
-        "api_key": f"ybk_{prefix}_{secret[8:48]}",
-        "username": username,
-        "password": COUNTER_PASSWORD,
-    })
+    demo.counters.append(
+        {
+            "institution_code": institution.code,
+            "institution_name": institution.name,
+            "api_key": f"ybk_{prefix}_{secret[8:48]}",
+            "username": username,
+            "password": COUNTER_PASSWORD,
+        }
+    )
 
 
 @transaction.atomic
@@ -104,30 +110,53 @@ def seed_demo() -> DemoData:
         insured = Region.objects.get(code=region)
         id_number = demo_id_number(area, birth, 100 + seq)
         person = person_get_by_phone(phone) or person_create(
-            name=name, id_number=id_number, phone=phone, insured_region=insured, scheme=scheme, retired=retired,
+            name=name,
+            id_number=id_number,
+            phone=phone,
+            insured_region=insured,
+            scheme=scheme,
+            retired=retired,
             password=PERSON_PASSWORD,
             assistance_category=AssistanceCategory.LOW_INCOME if group == "referral" else "",
         )
         demo.persons_by_group[group] = person
         demo.destinations[group] = Region.objects.get(code=destination)
-        demo.people.append({
-            "phone": phone, "password": PERSON_PASSWORD, "name": name, "id_number": id_number,
-            "insured_region": insured.code, "insured_region_name": insured.full_name, "group": group,
-            "destination": destination,
-        })
+        demo.people.append(
+            {
+                "phone": phone,
+                "password": PERSON_PASSWORD,
+                "name": name,
+                "id_number": id_number,
+                "insured_region": insured.code,
+                "insured_region_name": insured.full_name,
+                "group": group,
+                "destination": destination,
+            }
+        )
 
     for region_code in dict.fromkeys(p[5] for p in PEOPLE):
         region = Region.objects.get(code=region_code)
         username = f"reviewer-{region_code}"
         if not User.objects.filter(username=username).exists():
             reviewer_create(username=username, password=REVIEWER_PASSWORD, region=region)
-        demo.reviewers.append({"username": username, "password": REVIEWER_PASSWORD, "region": region_code,
-                               "region_name": region.full_name})
+        demo.reviewers.append(
+            {
+                "username": username,
+                "password": REVIEWER_PASSWORD,
+                "region": region_code,
+                "region_name": region.full_name,
+            }
+        )
 
     for destination in dict.fromkeys(p[8] for p in PEOPLE):
         region = Region.objects.get(code=destination)
-        hospital = (Institution.objects.in_region(region).settling().filter(kind=InstitutionKind.HOSPITAL)
-                    .order_by("-level", "code").first())
+        hospital = (
+            Institution.objects.in_region(region)
+            .settling()
+            .filter(kind=InstitutionKind.HOSPITAL)
+            .order_by("-level", "code")
+            .first()
+        )
         if hospital:
             _ensure_counter(hospital, demo)
     for region_code, kind in EXTRA_COUNTER_KINDS:

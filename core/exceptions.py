@@ -61,7 +61,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        exc = exceptions.ValidationError(
+            detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -107,9 +109,25 @@ def _validation_code(detail: Any) -> str | None:
             codes.add(str(value.code))
 
     walk(detail)
-    generic = {"required", "null", "blank", "max_length", "min_length", "invalid_choice", "does_not_exist",
-               "incorrect_type", "not_a_list", "empty", "max_value", "min_value", "max_digits",
-               "max_decimal_places", "date", "datetime", "parse_error"}
+    generic = {
+        "required",
+        "null",
+        "blank",
+        "max_length",
+        "min_length",
+        "invalid_choice",
+        "does_not_exist",
+        "incorrect_type",
+        "not_a_list",
+        "empty",
+        "max_value",
+        "min_value",
+        "max_digits",
+        "max_decimal_places",
+        "date",
+        "datetime",
+        "parse_error",
+    }
     specific = codes - generic
     if len(specific) == 1:
         return specific.pop()

@@ -27,5 +27,7 @@ class EncryptedTextField(models.TextField):
 
     def get_lookup(self, lookup_name):
         if lookup_name not in ("isnull",):
-            raise TypeError(f"{self.__class__.__name__} cannot be filtered with '{lookup_name}': use its hash")
+            raise TypeError(
+                f"{self.__class__.__name__} cannot be filtered with '{lookup_name}': use its hash"
+            )
         return super().get_lookup(lookup_name)

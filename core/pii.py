@@ -45,7 +45,9 @@ def _keys(current: str, version: int, old: str) -> tuple[int, dict[int, bytes]]:
 def _keyring() -> tuple[int, dict[int, bytes]]:
     if not settings.PII_ENCRYPTION_KEY:
         raise ImproperlyConfigured("PII_ENCRYPTION_KEY is not set")
-    return _keys(settings.PII_ENCRYPTION_KEY, settings.PII_ENCRYPTION_KEY_VERSION, settings.PII_ENCRYPTION_OLD_KEYS)
+    return _keys(
+        settings.PII_ENCRYPTION_KEY, settings.PII_ENCRYPTION_KEY_VERSION, settings.PII_ENCRYPTION_OLD_KEYS
+    )
 
 
 def encrypt(plaintext: str, *, context: str) -> str:

@@ -28,9 +28,27 @@ class InstitutionImportForm(forms.Form):
 
 @admin.register(Institution)
 class InstitutionAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "kind", "level", "region", "inpatient", "general_outpatient",
-                    "chronic_outpatient", "networked", "active")
-    list_filter = ("kind", "level", "networked", "active", "inpatient", "chronic_outpatient", "region__parent")
+    list_display = (
+        "code",
+        "name",
+        "kind",
+        "level",
+        "region",
+        "inpatient",
+        "general_outpatient",
+        "chronic_outpatient",
+        "networked",
+        "active",
+    )
+    list_filter = (
+        "kind",
+        "level",
+        "networked",
+        "active",
+        "inpatient",
+        "chronic_outpatient",
+        "region__parent",
+    )
     search_fields = ("code", "name")
     list_select_related = ("region",)
     autocomplete_fields = ("region",)
@@ -39,8 +57,14 @@ class InstitutionAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("import/", self.admin_site.admin_view(self.import_view), name="reference_institution_import"),
-            path("export/", self.admin_site.admin_view(self.export_all_view), name="reference_institution_export"),
+            path(
+                "import/", self.admin_site.admin_view(self.import_view), name="reference_institution_import"
+            ),
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_all_view),
+                name="reference_institution_export",
+            ),
         ] + super().get_urls()
 
     def import_view(self, request):
@@ -64,8 +88,13 @@ class InstitutionAdmin(admin.ModelAdmin):
                     messages.SUCCESS,
                 )
                 return redirect("admin:reference_institution_changelist")
-        context = {**self.admin_site.each_context(request), "form": form, "errors": errors,
-                   "opts": self.model._meta, "title": _("Import institutions")}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "errors": errors,
+            "opts": self.model._meta,
+            "title": _("Import institutions"),
+        }
         return render(request, "admin/reference/institution/import.html", context)
 
     def export_all_view(self, request):

@@ -25,8 +25,18 @@ class InstitutionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Institution
-        fields = ["code", "name", "kind", "level", "region", "region_name", "address", "services", "networked",
-                  "active"]
+        fields = [
+            "code",
+            "name",
+            "kind",
+            "level",
+            "region",
+            "region_name",
+            "address",
+            "services",
+            "networked",
+            "active",
+        ]
 
 
 class RegionListApi(ListAPIView):
@@ -35,10 +45,14 @@ class RegionListApi(ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = RegionSerializer
 
-    @extend_schema(parameters=[
-        OpenApiParameter("level", enum=RegionLevel.values), OpenApiParameter("parent", str),
-        OpenApiParameter("pooling", bool), OpenApiParameter("q", str),
-    ])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("level", enum=RegionLevel.values),
+            OpenApiParameter("parent", str),
+            OpenApiParameter("pooling", bool),
+            OpenApiParameter("q", str),
+        ]
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -63,11 +77,16 @@ class InstitutionListApi(ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = InstitutionSerializer
 
-    @extend_schema(parameters=[
-        OpenApiParameter("region", str), OpenApiParameter("kind", enum=InstitutionKind.values),
-        OpenApiParameter("level", int), OpenApiParameter("service", enum=Service.values),
-        OpenApiParameter("networked", bool), OpenApiParameter("q", str),
-    ])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("region", str),
+            OpenApiParameter("kind", enum=InstitutionKind.values),
+            OpenApiParameter("level", int),
+            OpenApiParameter("service", enum=Service.values),
+            OpenApiParameter("networked", bool),
+            OpenApiParameter("q", str),
+        ]
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -77,7 +96,9 @@ class InstitutionListApi(ListAPIView):
         if params.get("region"):
             region = Region.objects.filter(code=params["region"]).first()
             if region is None:
-                raise ServiceError("unknown_region", _("Unknown region code."), fields={"region": [_("Unknown.")]})
+                raise ServiceError(
+                    "unknown_region", _("Unknown region code."), fields={"region": [_("Unknown.")]}
+                )
             qs = qs.in_region(region)
         if params.get("kind"):
             if params["kind"] not in InstitutionKind.values:
@@ -85,11 +106,15 @@ class InstitutionListApi(ListAPIView):
             qs = qs.filter(kind=params["kind"])
         if params.get("level"):
             if params["level"] not in ("0", "1", "2", "3"):
-                raise ServiceError("invalid", _("The level must be 0 to 3."), fields={"level": [_("Invalid.")]})
+                raise ServiceError(
+                    "invalid", _("The level must be 0 to 3."), fields={"level": [_("Invalid.")]}
+                )
             qs = qs.filter(level=int(params["level"]))
         if params.get("service"):
             if params["service"] not in Service.values:
-                raise ServiceError("invalid", _("Unknown service."), fields={"service": [_("Unknown service.")]})
+                raise ServiceError(
+                    "invalid", _("Unknown service."), fields={"service": [_("Unknown service.")]}
+                )
             qs = qs.offering(params["service"])
         if params.get("networked") in ("1", "true"):
             qs = qs.filter(networked=True)

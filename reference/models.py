@@ -12,7 +12,12 @@ class Region(models.Model):
     name = models.CharField(_("name"), max_length=50)
     level = models.CharField(_("level"), max_length=12, choices=RegionLevel.choices)
     parent = models.ForeignKey(
-        "self", verbose_name=_("province"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("province"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     is_pooling_area = models.BooleanField(_("pooling area"), default=False)
 
@@ -36,7 +41,9 @@ class Region(models.Model):
 
     def contains(self, other: "Region") -> bool:
         """True when `other` is this region or lies inside it (a prefecture of this province)."""
-        return other.code == self.code or (self.level == RegionLevel.PROVINCE and other.parent_id == self.code)
+        return other.code == self.code or (
+            self.level == RegionLevel.PROVINCE and other.parent_id == self.code
+        )
 
 
 class InstitutionQuerySet(models.QuerySet):
@@ -68,7 +75,10 @@ class Institution(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=InstitutionKind.choices)
     level = models.PositiveSmallIntegerField(_("level"), choices=InstitutionLevel.choices, default=0)
     region = models.ForeignKey(
-        Region, verbose_name=_("pooling area"), on_delete=models.PROTECT, related_name="institutions",
+        Region,
+        verbose_name=_("pooling area"),
+        on_delete=models.PROTECT,
+        related_name="institutions",
         limit_choices_to={"is_pooling_area": True},
     )
     address = models.CharField(_("address"), max_length=200, blank=True)

@@ -22,8 +22,17 @@ REGIONS_CSV = DATA_DIR / "regions.csv"
 DEMO_INSTITUTIONS_CSV = DATA_DIR / "demo_institutions.csv"
 
 INSTITUTION_COLUMNS = [
-    "code", "name", "kind", "level", "region_code", "address",
-    "inpatient", "general_outpatient", "chronic_outpatient", "networked", "active",
+    "code",
+    "name",
+    "kind",
+    "level",
+    "region_code",
+    "address",
+    "inpatient",
+    "general_outpatient",
+    "chronic_outpatient",
+    "networked",
+    "active",
 ]
 _TRUE = {"1", "true", "yes", "y", "是"}
 _FALSE = {"0", "false", "no", "n", "否", ""}
@@ -165,7 +174,8 @@ def institutions_import(*, data: str | bytes, dry_run: bool = False) -> ImportRe
     missing = [c for c in INSTITUTION_COLUMNS if c not in rows[0]]
     if missing:
         raise ServiceError(
-            "missing_columns", _("Missing columns: %(columns)s") % {"columns": ", ".join(missing)},
+            "missing_columns",
+            _("Missing columns: %(columns)s") % {"columns": ", ".join(missing)},
             fields={"columns": missing},
         )
     regions = {r.code: r for r in Region.objects.all()}
@@ -178,8 +188,14 @@ def institutions_import(*, data: str | bytes, dry_run: bool = False) -> ImportRe
         line = first_line + offset
         values, errors = _validate_row(line, row, regions)
         if values["code"] in seen:
-            errors.append(RowError(line, "code", "duplicate_code",
-                                   _("The code repeats line %(line)d.") % {"line": seen[values["code"]]}))
+            errors.append(
+                RowError(
+                    line,
+                    "code",
+                    "duplicate_code",
+                    _("The code repeats line %(line)d.") % {"line": seen[values["code"]]},
+                )
+            )
         seen.setdefault(values["code"], line)
         result.errors.extend(errors)
         parsed.append(values)
@@ -199,7 +215,9 @@ def institutions_import(*, data: str | bytes, dry_run: bool = False) -> ImportRe
                 to_update.append(obj)
         if not dry_run:
             Institution.objects.bulk_create(to_create)
-            Institution.objects.bulk_update(to_update, [c for c in INSTITUTION_COLUMNS if c not in ("code", "region_code")] + ["region"])
+            Institution.objects.bulk_update(
+                to_update, [c for c in INSTITUTION_COLUMNS if c not in ("code", "region_code")] + ["region"]
+            )
         result.created, result.updated = len(to_create), len(to_update)
     return result
 
@@ -211,9 +229,18 @@ def institutions_export(*, queryset: Iterable[Institution] | None = None) -> str
     writer.writerow(INSTITUTION_COLUMNS)
     rows = queryset if queryset is not None else Institution.objects.order_by("code")
     for inst in rows:
-        writer.writerow([
-            inst.code, inst.name, inst.kind, inst.level, inst.region_id, inst.address,
-            *(int(getattr(inst, f)) for f in ("inpatient", "general_outpatient", "chronic_outpatient",
-                                              "networked", "active")),
-        ])
+        writer.writerow(
+            [
+                inst.code,
+                inst.name,
+                inst.kind,
+                inst.level,
+                inst.region_id,
+                inst.address,
+                *(
+                    int(getattr(inst, f))
+                    for f in ("inpatient", "general_outpatient", "chronic_outpatient", "networked", "active")
+                ),
+            ]
+        )
     return out.getvalue()

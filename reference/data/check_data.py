@@ -23,8 +23,17 @@ DATA_DIR = Path(__file__).resolve().parent
 
 REGIONS_HEADER = ["code", "name", "level", "parent_code", "is_pooling_area"]
 INSTITUTIONS_HEADER = [
-    "code", "name", "kind", "level", "region_code", "address",
-    "inpatient", "general_outpatient", "chronic_outpatient", "networked", "active",
+    "code",
+    "name",
+    "kind",
+    "level",
+    "region_code",
+    "address",
+    "inpatient",
+    "general_outpatient",
+    "chronic_outpatient",
+    "networked",
+    "active",
 ]
 MUNICIPALITIES = {"110000", "120000", "310000", "500000"}
 # Placeholder rows of the statistical code tables that must not be emitted.
@@ -33,8 +42,21 @@ EXPECTED_PROVINCES = 31
 PREFECTURE_RANGE = (330, 380)  # ~333 prefectures + ~32 directly administered county-level units
 INSTITUTION_RANGE = (80, 110)
 REQUIRED_REGIONS = {
-    "110000", "310000", "130100", "131000", "130600", "330100", "330200",
-    "440100", "440300", "510100", "460100", "460200", "230100", "320100", "420100",
+    "110000",
+    "310000",
+    "130100",
+    "131000",
+    "130600",
+    "330100",
+    "330200",
+    "440100",
+    "440300",
+    "510100",
+    "460100",
+    "460200",
+    "230100",
+    "320100",
+    "420100",
 }
 SIX_DIGITS = re.compile(r"^\d{6}$")
 INSTITUTION_CODE = re.compile(r"^[HP]\d{11}$")
@@ -71,7 +93,7 @@ def _read(path: Path) -> tuple[list[str], list[str], list[dict[str, str]], list[
         if len(values) != len(header):
             errors.append(f"{path.name}:{lineno}: {len(values)} fields, expected {len(header)}")
             continue
-        row = dict(zip(header, values))
+        row = dict(zip(header, values, strict=False))
         row["_line"] = str(lineno)
         rows.append(row)
     return comments, header, rows, errors
@@ -145,7 +167,9 @@ def check_regions(path: Path) -> list[str]:
     if n_prov != EXPECTED_PROVINCES:
         errors.append(f"{where}: {n_prov} provinces, expected {EXPECTED_PROVINCES}")
     if not PREFECTURE_RANGE[0] <= n_pref <= PREFECTURE_RANGE[1]:
-        errors.append(f"{where}: {n_pref} prefecture rows, expected {PREFECTURE_RANGE[0]}-{PREFECTURE_RANGE[1]}")
+        errors.append(
+            f"{where}: {n_pref} prefecture rows, expected {PREFECTURE_RANGE[0]}-{PREFECTURE_RANGE[1]}"
+        )
     for muni in MUNICIPALITIES:
         if muni not in by_code:
             errors.append(f"{where}: municipality {muni} missing")
@@ -200,7 +224,11 @@ def check_institutions(path: Path, regions: dict[str, dict[str, str]]) -> list[s
         for flag in FLAGS:
             if r[flag] not in ("0", "1"):
                 errors.append(f"{at}: {flag} must be 0 or 1, got '{r[flag]}'")
-        if kind == "pharmacy" and (r["inpatient"], r["general_outpatient"], r["chronic_outpatient"]) != ("0", "1", "0"):
+        if kind == "pharmacy" and (r["inpatient"], r["general_outpatient"], r["chronic_outpatient"]) != (
+            "0",
+            "1",
+            "0",
+        ):
             errors.append(f"{at}: pharmacy must have inpatient=0, general_outpatient=1, chronic_outpatient=0")
         reg = regions.get(region)
         if reg is None:
@@ -222,7 +250,9 @@ def check_institutions(path: Path, regions: dict[str, dict[str, str]]) -> list[s
         "hospital not networked": [r for r in hospitals if r["networked"] == "0"],
         "hospital inactive": [r for r in hospitals if r["active"] == "0"],
         "hospital without chronic outpatient": [r for r in hospitals if r["chronic_outpatient"] == "0"],
-        "level-1 hospital without inpatient": [r for r in hospitals if r["level"] == "1" and r["inpatient"] == "0"],
+        "level-1 hospital without inpatient": [
+            r for r in hospitals if r["level"] == "1" and r["inpatient"] == "0"
+        ],
     }
     for label, found in exceptions.items():
         if not found:
@@ -240,12 +270,16 @@ def main(argv: list[str]) -> int:
 
     levels = Counter(r["level"] for r in regions.values())
     pooling = sum(r["is_pooling_area"] == "1" for r in regions.values())
-    print(f"regions.csv: {levels['province']} provinces, {levels['prefecture']} prefecture-level rows, "
-          f"{pooling} pooling areas")
+    print(
+        f"regions.csv: {levels['province']} provinces, {levels['prefecture']} prefecture-level rows, "
+        f"{pooling} pooling areas"
+    )
     _, _, inst, _ = _read(inst_path)
     by_region = Counter(r["region_code"] for r in inst)
     kinds = Counter(r["kind"] for r in inst)
-    print(f"demo_institutions.csv: {len(inst)} rows ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})")
+    print(
+        f"demo_institutions.csv: {len(inst)} rows ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})"
+    )
     for region, n in sorted(by_region.items()):
         name = regions.get(region, {}).get("name", "?")
         print(f"  {region} {name}: {n}")

@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 
 def test_person_signs_in_with_phone_and_gets_a_bearer_token(api_client):
     person = person_factory(name="张三明", phone="13912345678")
-    response = api_client.post("/api/v1/auth/token", {"phone": "13912345678", "password": PASSWORD}, format="json")
+    response = api_client.post(
+        "/api/v1/auth/token", {"phone": "13912345678", "password": PASSWORD}, format="json"
+    )
     assert response.status_code == 200
     token = response.json()["token"]
     assert not AuthToken.objects.filter(key_hash=token).exists()  # only the hash is stored
@@ -23,7 +25,9 @@ def test_person_signs_in_with_phone_and_gets_a_bearer_token(api_client):
 
 def test_wrong_password_is_a_401_with_a_chinese_message_by_default(api_client):
     person_factory(phone="13912345678")
-    response = api_client.post("/api/v1/auth/token", {"phone": "13912345678", "password": "nope"}, format="json")
+    response = api_client.post(
+        "/api/v1/auth/token", {"phone": "13912345678", "password": "nope"}, format="json"
+    )
     assert response.status_code == 401
     body = response.json()
     assert body["code"] == "invalid_credentials"
@@ -32,8 +36,12 @@ def test_wrong_password_is_a_401_with_a_chinese_message_by_default(api_client):
 
 
 def test_error_messages_follow_the_request_language(api_client):
-    response = api_client.post("/api/v1/auth/token", {"phone": "13912345678", "password": "nope"}, format="json",
-                               HTTP_ACCEPT_LANGUAGE="en")
+    response = api_client.post(
+        "/api/v1/auth/token",
+        {"phone": "13912345678", "password": "nope"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert response.json()["message"] == "Wrong phone number or password."
 
 
@@ -55,7 +63,9 @@ def test_sign_in_is_rate_limited(api_client):
     person_factory(phone="13912345678")
     for _ in range(settings.LOGIN_MAX_FAILURES):
         api_client.post("/api/v1/auth/token", {"phone": "13912345678", "password": "bad"}, format="json")
-    response = api_client.post("/api/v1/auth/token", {"phone": "13912345678", "password": PASSWORD}, format="json")
+    response = api_client.post(
+        "/api/v1/auth/token", {"phone": "13912345678", "password": PASSWORD}, format="json"
+    )
     assert response.status_code == 429
     assert response.json()["code"] == "too_many_attempts"
 

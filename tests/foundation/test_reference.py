@@ -65,8 +65,9 @@ def test_import_refuses_a_file_with_missing_columns():
 
 def test_institution_search_filters_by_destination_kind_level_and_service(api_client):
     institutions_import(data=DEMO_INSTITUTIONS_CSV.read_bytes())
-    body = api_client.get("/api/v1/institutions/", {"region": "440000", "kind": "hospital", "level": 3,
-                                                     "service": "inpatient"}).json()
+    body = api_client.get(
+        "/api/v1/institutions/", {"region": "440000", "kind": "hospital", "level": 3, "service": "inpatient"}
+    ).json()
     assert body["count"] > 0
     for row in body["results"]:
         assert row["region"] in ("440100", "440300") or row["region"].startswith("44")
@@ -88,3 +89,16 @@ def test_regions_api_lists_pooling_areas_of_a_province(api_client):
     body = api_client.get("/api/v1/regions/", {"parent": "130000", "pooling": "1", "page_size": 100}).json()
     names = {r["name"] for r in body["results"]}
     assert {"石家庄市", "保定市", "廊坊市"} <= names
+
+
+def test_shipped_data_files_pass_their_checks():
+    import importlib.util
+
+    from reference.services import DATA_DIR
+
+    spec = importlib.util.spec_from_file_location("check_data", DATA_DIR / "check_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    regions_path = DATA_DIR / "regions.csv"
+    assert module.check_regions(regions_path) == []
+    assert module.check_institutions(DATA_DIR / "demo_institutions.csv", module.load_regions(regions_path)) == []

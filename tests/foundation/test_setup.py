@@ -33,8 +33,9 @@ def test_seed_demo_is_idempotent_and_prints_working_accounts(api_client, counter
         assert key in first["people"][0]
     assert {"username", "password", "region"} <= set(first["reviewers"][0])
     person = first["people"][0]
-    token = api_client.post("/api/v1/auth/token", {"phone": person["phone"], "password": person["password"]},
-                            format="json")
+    token = api_client.post(
+        "/api/v1/auth/token", {"phone": person["phone"], "password": person["password"]}, format="json"
+    )
     assert token.status_code == 200
     assert counter_client(first["counters"][0]["api_key"]).get("/api/v1/institutions/").status_code == 200
     reviewer_regions = {r["region"] for r in first["reviewers"]}
@@ -48,12 +49,24 @@ def test_seed_demo_refuses_production_settings():
 
 
 def _run_manage(args, env_updates):
-    env = {k: v for k, v in os.environ.items() if k not in (
-        "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "PII_ENCRYPTION_KEY", "ECODE_KEK",
-        "ECODE_SUBJECT_KEY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "ALLOWED_HOSTS",
+            "PII_ENCRYPTION_KEY",
+            "ECODE_KEK",
+            "ECODE_SUBJECT_KEY",
+        )
+    }
     env.update(env_updates)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_production_settings_refuse_to_start_without_secrets():
@@ -69,12 +82,19 @@ def test_production_settings_pass_check_deploy_without_warnings():
     def b64(n):
         return base64.urlsafe_b64encode(os.urandom(n)).decode()
 
-    result = _run_manage(["check", "--deploy", "--fail-level", "WARNING"], {
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": b64(50), "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
-        "REDIS_URL": "redis://127.0.0.1:6379/0", "ALLOWED_HOSTS": "yibao.example",
-        "PII_ENCRYPTION_KEY": b64(32), "ECODE_KEK": b64(32), "ECODE_SUBJECT_KEY": b64(16),
-    })
+    result = _run_manage(
+        ["check", "--deploy", "--fail-level", "WARNING"],
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "SECRET_KEY": b64(50),
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "ALLOWED_HOSTS": "yibao.example",
+            "PII_ENCRYPTION_KEY": b64(32),
+            "ECODE_KEK": b64(32),
+            "ECODE_SUBJECT_KEY": b64(16),
+        },
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

@@ -7,7 +7,7 @@ from core.masking import mask_id_number, mask_name, mask_phone
 from core.validators import id_check_character, validate_id_number, validate_phone
 
 
-@pytest.mark.parametrize("number", ["11010519491231002X", "11010519491231002x", " 110105194912310021 "[:0] + "440304197511301055"])
+@pytest.mark.parametrize("number", ["11010519491231002X", "11010519491231002x", " 440304197511301055 "])
 def test_valid_id_numbers_are_accepted_and_normalised(number):
     assert validate_id_number(number) == number.strip().upper()
 

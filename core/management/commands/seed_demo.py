@@ -21,11 +21,15 @@ class Command(BaseCommand):
             return
         out = self.stdout.write
         out("Demo accounts (development only):")
-        out(f"  admin           {demo.admin['username']} / {demo.admin['password']}   http://127.0.0.1:8000/admin/")
+        out(
+            f"  admin           {demo.admin['username']} / {demo.admin['password']}   http://127.0.0.1:8000/admin/"
+        )
         out("  insured people  (sign in at http://127.0.0.1:8000/ with phone and password)")
         for p in demo.people:
-            out(f"    {p['phone']} / {p['password']}  {p['group']:<9} insured in {p['insured_region_name']}"
-                f" ({p['insured_region']}), ID {p['id_number']}")
+            out(
+                f"    {p['phone']} / {p['password']}  {p['group']:<9} insured in {p['insured_region_name']}"
+                f" ({p['insured_region']}), ID {p['id_number']}"
+            )
         out("  reviewers       (Django admin)")
         for r in demo.reviewers:
             out(f"    {r['username']} / {r['password']}  {r['region_name']}")
