@@ -77,7 +77,7 @@ def pack_claims(region: int | str, scheme: int, filing_in_force: bool) -> int:
 
 
 def unpack_claims(claims: int) -> Claims:
-    """Return the region (6 digits), scheme and filing flag held in a claims word; unknown flags are ignored."""
+    """Return the region (6 digits), scheme and filing flag of a claims word, ignoring unknown flags."""
     return Claims(f"{claims >> 12:06d}", claims >> 8 & 0xF, bool(claims & FLAG_FILING_IN_FORCE))
 
 

@@ -180,7 +180,7 @@ class KeySet:
     __slots__ = ("_keys", "_statuses")
 
     def __init__(self, keys: Iterable[tuple[int, Ed25519PublicKey, str]] = ()) -> None:
-        """Hold ``(kid, public_key, status)`` triples; raise ``ValueError`` on a bad status or repeated kid."""
+        """Hold ``(kid, public_key, status)`` triples; raise ``ValueError`` on a bad status or a kid twice."""
         self._statuses: dict[int, str] = {}
         # Only keys that may verify are looked up on the hot path, so a revoked kid is simply absent.
         self._keys: dict[int, Ed25519PublicKey] = {}
@@ -253,7 +253,7 @@ _unpack = LAYOUT.unpack
 
 
 def verify(token: str, keys: KeySet, *, now: int | float | None = None) -> VerifiedToken:
-    """Return the fields of ``token`` if it passes the offline checks at ``now``; else raise VerificationError.
+    """Return the fields of ``token`` if it passes the offline checks at ``now``; else raise the reason.
 
     ``token`` is the 227-digit text form; surrounding whitespace, such as the Enter a scanner gun sends, is
     ignored. ``now`` is Unix time and defaults to this machine's clock. Accepted means: the layout is sound,

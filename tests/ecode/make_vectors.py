@@ -1,8 +1,8 @@
 """Rebuild ``vectors.json``, the e-code test vectors, from fixed keys, nonces and clock.
 
 Run from the repository root: ``.venv/bin/python -m tests.ecode.make_vectors``. Ed25519 signatures are
-deterministic, so the file only changes when this script or the token format does; ``test_vectors_are_current``
-fails if they drift apart.
+deterministic, so the file only changes when this script or the token format does;
+``test_vectors_are_current`` fails if they drift apart.
 
 The vectors are for any verifier, not only ours: the key set is a published-style JWKS and each case gives the
 exact text a scanner would type, the clock to verify at and the expected outcome.

@@ -81,9 +81,11 @@ def test_png_pixels_are_the_matrix_scaled_with_a_light_border(scale, border):
     image = Image.open(io.BytesIO(render_png(TOKEN, scale=scale, border=border)))
     full = SIZE + 2 * border
     assert image.format == "PNG" and image.mode == "1" and image.size == (full * scale, full * scale)
-    padded = bytes(full * border) + b"".join(
-        bytes(border) + row + bytes(border) for row in matrix(TOKEN)
-    ) + bytes(full * border)
+    padded = (
+        bytes(full * border)
+        + b"".join(bytes(border) + row + bytes(border) for row in matrix(TOKEN))
+        + bytes(full * border)
+    )
     expected = Image.frombytes("L", (full, full), bytes(0 if dark else 255 for dark in padded))
     expected = expected.resize(image.size, Image.Resampling.NEAREST)
     assert image.convert("L").tobytes() == expected.tobytes()

@@ -53,7 +53,9 @@ def test_claims_pack_and_unpack_round_trip(region, scheme, filing, word):
     assert unpack_claims(word) == Claims(f"{int(region):06d}", scheme, filing)
 
 
-@pytest.mark.parametrize("region", [99999, 1000000, "11000", "1100000", "11000a", "１１００００", True, 1.5e5])
+@pytest.mark.parametrize(
+    "region", [99999, 1000000, "11000", "1100000", "11000a", "１１００００", True, 1.5e5]
+)
 def test_pack_claims_refuses_a_region_that_is_not_six_digits(region):
     with pytest.raises(ValueError, match="region"):
         pack_claims(region, 1, False)
@@ -187,7 +189,16 @@ def test_digits_round_trip_and_are_zero_padded():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "1" * 226, "1" * 228, "9" * 227, " " + "1" * 226, "1" * 226 + "x", "１" + "1" * 226, "+" + "1" * 226],
+    [
+        "",
+        "1" * 226,
+        "1" * 228,
+        "9" * 227,
+        " " + "1" * 226,
+        "1" * 226 + "x",
+        "１" + "1" * 226,
+        "+" + "1" * 226,
+    ],
 )
 def test_from_digits_refuses_anything_but_227_digits_below_2_752(text):
     with pytest.raises(ValueError):
@@ -201,5 +212,7 @@ def test_to_digits_refuses_a_wrong_length():
 
 def test_pure_modules_import_no_django():
     code = "import sys, ecode.token, ecode.verifier, ecode.qr; print('django' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"

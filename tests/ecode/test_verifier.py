@@ -202,7 +202,13 @@ def test_every_code_has_a_chinese_and_an_english_message(code):
 
 
 def test_messages_cover_the_online_codes_too():
-    online = {"unknown_subject", "credential_suspended", "credential_revoked", "already_used", "wrong_institution"}
+    online = {
+        "unknown_subject",
+        "credential_suspended",
+        "credential_revoked",
+        "already_used",
+        "wrong_institution",
+    }
     assert {code.value for code in EcodeErrorCode} == {code.value for code in OFFLINE_ERROR_CODES} | online
 
 
@@ -232,7 +238,12 @@ def test_key_set_round_trips_through_json():
     }
     keys = KeySet.from_json(json.dumps(jwks))
     assert len(keys) == 3
-    assert [keys.status(kid) for kid in (0x10, 0x20, 0x30, 0x40)] == ["active", "verify-only", "revoked", None]
+    assert [keys.status(kid) for kid in (0x10, 0x20, 0x30, 0x40)] == [
+        "active",
+        "verify-only",
+        "revoked",
+        None,
+    ]
     verify(issue(), keys, now=IAT)
     verify(issue(key=RETIRED, kid=0x20), KeySet.from_json(json.dumps(jwks).encode()), now=IAT)
 
@@ -300,7 +311,9 @@ VECTOR_SUBJECT_KEY = bytes.fromhex(VECTORS["subject_key"])
 
 
 def test_vectors_are_current():
-    assert make_vectors.dumps(make_vectors.build()) == Path(make_vectors.VECTORS_PATH).read_text(encoding="utf-8")
+    assert make_vectors.dumps(make_vectors.build()) == Path(make_vectors.VECTORS_PATH).read_text(
+        encoding="utf-8"
+    )
 
 
 def test_vectors_cover_every_offline_code_and_both_listed_key_statuses():
