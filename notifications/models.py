@@ -1,10 +1,12 @@
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Channel, DeliveryStatus
 from .events import EVENT_CHOICES
+from .rendering import Message, message_render
 
 
 class Notification(models.Model):
@@ -15,7 +17,9 @@ class Notification(models.Model):
     """
 
     person = models.ForeignKey(
-        "accounts.InsuredPerson", verbose_name=_("insured person"), on_delete=models.CASCADE,
+        "accounts.InsuredPerson",
+        verbose_name=_("insured person"),
+        on_delete=models.CASCADE,
         related_name="notifications",
     )
     event = models.CharField(_("event"), max_length=32, choices=EVENT_CHOICES, db_index=True)
@@ -39,6 +43,13 @@ class Notification(models.Model):
     def is_read(self) -> bool:
         return self.read_at is not None
 
+    @cached_property
+    def inbox_message(self) -> Message:
+        """The inbox title and body in the person's current language (`{{ n.inbox_message.title }}`)."""
+        return message_render(
+            event=self.event, channel=Channel.INBOX, language=self.person.language, context=self.context
+        )
+
 
 class Delivery(models.Model):
     """A notification's send through one external channel (the outbox row a Celery task works on)."""
@@ -48,7 +59,11 @@ class Delivery(models.Model):
     )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     status = models.CharField(
-        _("status"), max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
+        _("status"),
+        max_length=8,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.PENDING,
+        db_index=True,
     )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True, default="")
@@ -77,7 +92,9 @@ class ChannelPreference(models.Model):
     """Which external channels a person wants; the in-app inbox always gets a copy."""
 
     person = models.OneToOneField(
-        "accounts.InsuredPerson", verbose_name=_("insured person"), on_delete=models.CASCADE,
+        "accounts.InsuredPerson",
+        verbose_name=_("insured person"),
+        on_delete=models.CASCADE,
         related_name="notification_preference",
     )
     sms = models.BooleanField(_("SMS"), default=True)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F
@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit_record
-from core.errors import NotFound, ServiceError
+from core.errors import ServiceError
 
 from .choices import Channel, DeliveryStatus
 from .errors import NotificationErrorCode, ProviderError
@@ -25,18 +25,13 @@ from .events import Event
 from .models import ChannelPreference, Delivery, Notification
 from .providers import provider_for
 from .rendering import message_render
+from .selectors import channel_preference_get
 
 logger = logging.getLogger(__name__)
 
 # Publishing must not hold up the request that caused the event when the broker is down: a short retry, then
 # the row waits for the sweep.
 _PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
-
-
-def channel_preference_get(*, person) -> ChannelPreference:
-    """The person's channel preference (the defaults, unsaved, when they never chose)."""
-    preference = ChannelPreference.objects.filter(person=person).first()
-    return preference or ChannelPreference(person=person)
 
 
 def _external_channels(*, person) -> list[str]:
@@ -64,7 +59,9 @@ def notification_create(*, person, event: str, context: dict) -> None:
     # Dates, datetimes and Decimals become strings here, so the row holds exactly what templates will see.
     context = json.loads(json.dumps(context or {}, cls=DjangoJSONEncoder))
     now = timezone.now()
-    notification = Notification.objects.create(person=person, event=event.value, context=context, created_at=now)
+    notification = Notification.objects.create(
+        person=person, event=event.value, context=context, created_at=now
+    )
     deliveries = Delivery.objects.bulk_create(
         [
             Delivery(notification=notification, channel=channel, next_attempt_at=now, created_at=now)
@@ -72,24 +69,25 @@ def notification_create(*, person, event: str, context: dict) -> None:
         ]
     )
     if deliveries:
-        transaction.on_commit(partial(deliveries_enqueue, delivery_ids=[d.pk for d in deliveries]), robust=True)
+        transaction.on_commit(
+            partial(deliveries_enqueue, delivery_ids=[d.pk for d in deliveries]), robust=True
+        )
 
 
-def deliveries_enqueue(*, delivery_ids: list[int], countdown: float | None = None) -> int:
+def deliveries_enqueue(*, delivery_ids: list[int]) -> int:
     """Queues a delivery task per id; never raises. Returns how many were queued (the rest wait for the sweep)."""
     from .tasks import deliver
 
     queued = 0
     for delivery_id in delivery_ids:
         try:
-            deliver.apply_async(
-                (delivery_id,), countdown=countdown, retry=True, retry_policy=_PUBLISH_RETRY_POLICY
-            )
+            deliver.apply_async((delivery_id,), retry=True, retry_policy=_PUBLISH_RETRY_POLICY)
         except Exception as exc:
             # The broker is unreachable: the rows stay pending and the sweep queues them later.
             logger.warning(
                 "Could not queue %d notification deliveries (%s); the sweep will retry them.",
-                len(delivery_ids) - queued, type(exc).__name__,
+                len(delivery_ids) - queued,
+                type(exc).__name__,
             )
             break
         queued += 1
@@ -129,7 +127,10 @@ def delivery_send(*, delivery_id: int) -> Attempt | None:
     except Exception as exc:
         return _delivery_failed(delivery=delivery, error=_describe(exc))
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.SENT, sent_at=timezone.now(), provider_message_id=message_id[:128], last_error=""
+        status=DeliveryStatus.SENT,
+        sent_at=timezone.now(),
+        provider_message_id=message_id[:128],
+        last_error="",
     )
     return Attempt(status=DeliveryStatus.SENT)
 
@@ -150,7 +151,9 @@ def _delivery_failed(*, delivery: Delivery, error: str) -> Attempt:
         return Attempt(status=DeliveryStatus.FAILED)
     delay = retry_delay(attempts=delivery.attempts)
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.PENDING, last_error=error, next_attempt_at=timezone.now() + timedelta(seconds=delay)
+        status=DeliveryStatus.PENDING,
+        last_error=error,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
     )
     return Attempt(status=DeliveryStatus.PENDING, retry_in=delay)
 
@@ -159,13 +162,16 @@ def _send(delivery: Delivery) -> str:
     notification = delivery.notification
     person = notification.person
     message = message_render(
-        event=notification.event, channel=delivery.channel, language=person.language, context=notification.context
+        event=notification.event,
+        channel=delivery.channel,
+        language=person.language,
+        context=notification.context,
     )
     key = f"yibao-delivery-{delivery.pk}"
     if delivery.channel == Channel.EMAIL:
         if not person.email:
             raise ProviderError("the person has no email address")
-        email = EmailMultiAlternatives(
+        email = EmailMessage(
             subject=message.title, body=message.body, to=[person.email], headers={"X-Idempotency-Key": key}
         )
         email.send()
@@ -203,7 +209,9 @@ def deliveries_sweep(*, now=None) -> int:
             else:
                 # The gateway may have sent it before the worker died: the idempotency key lets it drop a repeat.
                 Delivery.objects.filter(pk=pk).update(
-                    status=DeliveryStatus.PENDING, next_attempt_at=pending_before, last_error="interrupted while sending"
+                    status=DeliveryStatus.PENDING,
+                    next_attempt_at=pending_before,
+                    last_error="interrupted while sending",
                 )
         overdue = list(
             Delivery.objects.select_for_update(skip_locked=True)
@@ -224,7 +232,8 @@ def delivery_retry(*, delivery: Delivery, actor=None) -> Delivery:
     delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
     if delivery.status not in (DeliveryStatus.FAILED, DeliveryStatus.PENDING):
         raise ServiceError(
-            NotificationErrorCode.DELIVERY_NOT_RETRYABLE, _("Only failed or pending deliveries can be retried.")
+            NotificationErrorCode.DELIVERY_NOT_RETRYABLE,
+            _("Only failed or pending deliveries can be retried."),
         )
     previous = delivery.status
     delivery.status = DeliveryStatus.PENDING
@@ -233,8 +242,12 @@ def delivery_retry(*, delivery: Delivery, actor=None) -> Delivery:
     delivery.claimed_at = None
     delivery.save(update_fields=["status", "attempts", "next_attempt_at", "claimed_at"])
     audit_record(
-        actor=actor, action="notifications.delivery_retry", target=delivery, from_state=previous,
-        to_state=delivery.status, data={"last_error": delivery.last_error[:200]},
+        actor=actor,
+        action="notifications.delivery_retry",
+        target=delivery,
+        from_state=previous,
+        to_state=delivery.status,
+        data={"last_error": delivery.last_error[:200]},
     )
     transaction.on_commit(partial(deliveries_enqueue, delivery_ids=[delivery.pk]), robust=True)
     return delivery
@@ -244,7 +257,9 @@ def _owned(*, person, notification_id: int) -> Notification:
     notification = Notification.objects.filter(pk=notification_id, person=person).first()
     if notification is None:
         # Another person's notification is reported as missing, never as forbidden.
-        raise NotFound(_("Notification not found."))
+        raise ServiceError(
+            NotificationErrorCode.NOTIFICATION_NOT_FOUND, _("Notification not found."), status=404
+        )
     return notification
 
 

@@ -5,7 +5,9 @@ from celery import shared_task
 from .services import deliveries_sweep, delivery_send
 
 
-@shared_task(bind=True, name="notifications.tasks.deliver", acks_late=True, ignore_result=True, max_retries=None)
+@shared_task(
+    bind=True, name="notifications.tasks.deliver", acks_late=True, ignore_result=True, max_retries=None
+)
 def deliver(self, delivery_id: int) -> None:
     """Sends one delivery; a failure is retried with exponential backoff until the attempt budget is spent."""
     attempt = delivery_send(delivery_id=delivery_id)

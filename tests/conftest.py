@@ -1,4 +1,34 @@
+from importlib import import_module
+
 import pytest
+
+# Data that migrations load (regions, the default filing policy). A transactional test ends with a flush of
+# every table, which removes it; pytest-django runs transactional tests last, so reloading it before each of
+# them keeps every test seeing the same database as production.
+MIGRATION_DATA = [
+    ("reference.migrations.0002_load_regions", "load"),
+    ("filing.migrations.0003_default_filing_policy", "create_default"),
+]
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return "transactional_db" in request.fixturenames or "live_server" in request.fixturenames or bool(
+        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    )
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(request):
+    if _is_transactional(request):
+        from django.apps import apps
+
+        request.getfixturevalue("django_db_setup")
+        with request.getfixturevalue("django_db_blocker").unblock():
+            if not apps.get_model("reference", "Region").objects.exists():
+                for module, function in MIGRATION_DATA:
+                    getattr(import_module(module), function)(apps, None)
+    yield
 
 
 @pytest.fixture(autouse=True)
