@@ -27,13 +27,14 @@ $(VENV)/.dev-installed: requirements-dev.lock | $(VENV)/bin/activate
 	$(PIP) install --quiet -r requirements-dev.lock
 	touch $@ $(VENV)/.run-installed
 
-# gettext (msgfmt) compiles the translation catalogues; chromium runs the browser tests.
+# gettext (msgfmt) compiles the translation catalogues; chromium runs the browser tests (with CJK fonts so
+# screenshots of Chinese pages are readable).
 system-gettext:
 	@command -v msgfmt >/dev/null || { [ -n "$(APT_GET)" ] && $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq gettext >/dev/null; } \
 	  || { echo "Install GNU gettext (msgfmt) to compile translations." >&2; exit 1; }
 
 system-chromium:
-	@command -v chromium >/dev/null || { [ -n "$(APT_GET)" ] && $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; } \
+	@{ command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "noto.*cjk"; } || { [ -n "$(APT_GET)" ] && $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } \
 	  || { echo "Install Debian's chromium for the browser tests." >&2; exit 1; }
 
 messages: system-gettext | $(VENV)/.run-installed

@@ -18,6 +18,22 @@ REVIEWER_PERMISSIONS = [
     ("settlement", "view_settlement"),
     ("settlement", "view_supervisionflag"),
     ("settlement", "change_supervisionflag"),
+    ("settlement", "view_policy"),
+    ("settlement", "add_policy"),
+    ("settlement", "change_policy"),
+    ("settlement", "view_policyrate"),
+    ("settlement", "add_policyrate"),
+    ("settlement", "change_policyrate"),
+    ("settlement", "delete_policyrate"),
+    ("settlement", "view_criticalillnesstier"),
+    ("settlement", "add_criticalillnesstier"),
+    ("settlement", "change_criticalillnesstier"),
+    ("settlement", "delete_criticalillnesstier"),
+    ("settlement", "view_assistancerule"),
+    ("settlement", "add_assistancerule"),
+    ("settlement", "change_assistancerule"),
+    ("settlement", "delete_assistancerule"),
+    ("settlement", "view_accumulator"),
 ]
 
 

@@ -237,7 +237,7 @@ def api_key_revoke(*, key: ApiKey, actor=None, reason: str = "") -> ApiKey:
 
 
 def api_key_lookup(clear: str) -> ApiKey | None:
-    parts = clear.split("_")
+    parts = clear.split("_", 2)  # the secret (token_urlsafe) may itself contain "_"
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         return None
     key = ApiKey.objects.select_related("operator__institution").filter(prefix=parts[1]).first()

@@ -29,6 +29,6 @@ urlpatterns = [
     path("", include("ecode.wellknown_urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("settlement.page_urls")),
     path("", include("web.urls")),
 ]
-

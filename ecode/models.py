@@ -17,7 +17,9 @@ class Credential(models.Model):
     """A person's activated e-code; tokens name it by a random ``member_id``, never by the ID number."""
 
     person = models.OneToOneField(
-        "accounts.InsuredPerson", verbose_name=_("insured person"), on_delete=models.PROTECT,
+        "accounts.InsuredPerson",
+        verbose_name=_("insured person"),
+        on_delete=models.PROTECT,
         related_name="ecode_credential",
     )
     # Random 63 bits: unguessable, unrelated to the person, and fits a signed bigint.
@@ -71,7 +73,9 @@ class SigningKey(models.Model):
         verbose_name_plural = _("e-code signing keys")
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="ecode_one_active_key"),
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="active"), name="ecode_one_active_key"
+            ),
             models.CheckConstraint(condition=Q(kid__lt=1 << 32), name="ecode_kid_uint32"),
         ]
 
@@ -86,7 +90,9 @@ class SigningKey(models.Model):
         """Whether tokens signed under this key may still verify at ``when``."""
         if self.status == SigningKeyStatus.ACTIVE:
             return True
-        return self.status == SigningKeyStatus.VERIFY_ONLY and (self.verify_until is None or when <= self.verify_until)
+        return self.status == SigningKeyStatus.VERIFY_ONLY and (
+            self.verify_until is None or when <= self.verify_until
+        )
 
 
 class CodeEventKind(models.TextChoices):
@@ -102,15 +108,26 @@ class CodeEvent(models.Model):
     # "ok" or an e-code error code (ecode.verifier.EcodeErrorCode).
     result = models.CharField(_("result"), max_length=32)
     credential = models.ForeignKey(
-        Credential, verbose_name=_("credential"), null=True, blank=True, on_delete=models.PROTECT,
+        Credential,
+        verbose_name=_("credential"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="events",
     )
     person = models.ForeignKey(
-        "accounts.InsuredPerson", verbose_name=_("insured person"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="ecode_events",
+        "accounts.InsuredPerson",
+        verbose_name=_("insured person"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ecode_events",
     )
     institution = models.ForeignKey(
-        "reference.Institution", verbose_name=_("institution"), on_delete=models.PROTECT, related_name="ecode_events"
+        "reference.Institution",
+        verbose_name=_("institution"),
+        on_delete=models.PROTECT,
+        related_name="ecode_events",
     )
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="+"
@@ -132,7 +149,9 @@ class CodeEvent(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["institution", "request_no"], condition=~Q(request_no=""), name="ecode_request_no_unique"
+                fields=["institution", "request_no"],
+                condition=~Q(request_no=""),
+                name="ecode_request_no_unique",
             ),
             # The database backs up the Redis marker: one successful use per code, whatever happens to Redis.
             models.UniqueConstraint(

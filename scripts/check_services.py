@@ -43,9 +43,15 @@ def main() -> int:
     for name, url, check in (("PostgreSQL", DATABASE_URL, check_postgres), ("Redis", REDIS_URL, check_redis)):
         error = check()
         if error:
-            shown = urlparse(url)._replace(netloc=urlparse(url).hostname + f":{urlparse(url).port or ''}").geturl()
-            failures.append(f"{name} is not reachable at {shown}: {error}\n  start it with: {HOW_TO_START[name]}\n"
-                            f"  or point {'DATABASE_URL' if name == 'PostgreSQL' else 'REDIS_URL'} at a running one.")
+            shown = (
+                urlparse(url)
+                ._replace(netloc=urlparse(url).hostname + f":{urlparse(url).port or ''}")
+                .geturl()
+            )
+            failures.append(
+                f"{name} is not reachable at {shown}: {error}\n  start it with: {HOW_TO_START[name]}\n"
+                f"  or point {'DATABASE_URL' if name == 'PostgreSQL' else 'REDIS_URL'} at a running one."
+            )
     if failures:
         print("make test needs real PostgreSQL and Redis:\n" + "\n".join(failures), file=sys.stderr)
         return 1

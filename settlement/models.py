@@ -1,1 +1,623 @@
+"""Rules as data (catalogue, policy), settlements and their lines, year-to-date accumulators, clearing between
+provinces and fund-supervision flags."""
 
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import AssistanceCategory
+from reference.choices import InstitutionLevel, Scheme
+
+from .choices import (
+    ClearingStatus,
+    CoverageClass,
+    FlagKind,
+    FlagStatus,
+    ItemCategory,
+    SettlementStatus,
+    VisitType,
+)
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+RATIO = {"max_digits": 5, "decimal_places": 4, "validators": [MinValueValidator(0), MaxValueValidator(1)]}
+ZERO = Decimal("0.00")
+MAX_GROUP_CUT = Decimal("0.10")
+
+
+def _money(label, **kwargs):
+    return models.DecimalField(label, default=ZERO, validators=[MinValueValidator(0)], **MONEY, **kwargs)
+
+
+# --- The treatment place's catalogue -------------------------------------------------------------------------
+
+
+class Catalogue(models.Model):
+    """The medical-insurance catalogue of one treatment province (就医地目录)."""
+
+    province = models.OneToOneField(
+        "reference.Region",
+        verbose_name=_("province"),
+        on_delete=models.PROTECT,
+        related_name="catalogue",
+        limit_choices_to={"level": "province"},
+    )
+    class_b_first_share = models.DecimalField(
+        _("class B first share"),
+        default=Decimal("0.10"),
+        help_text=_("The personal first share (先行自付) of class B items unless an item sets its own."),
+        **RATIO,
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("catalogue")
+        verbose_name_plural = _("catalogues")
+        ordering = ["province_id"]
+
+    def __str__(self) -> str:
+        return str(self.province)
+
+
+class CatalogueItem(models.Model):
+    """A drug, medical service or consumable of a province's catalogue, with its national code and class."""
+
+    catalogue = models.ForeignKey(
+        Catalogue, verbose_name=_("catalogue"), on_delete=models.CASCADE, related_name="items"
+    )
+    code = models.CharField(_("national code"), max_length=50)
+    name = models.CharField(_("name"), max_length=200)
+    category = models.CharField(_("category"), max_length=12, choices=ItemCategory.choices)
+    coverage_class = models.CharField(_("class"), max_length=1, choices=CoverageClass.choices)
+    first_share_rate = models.DecimalField(
+        _("first share"),
+        null=True,
+        blank=True,
+        help_text=_("Class B only; empty means the catalogue's default."),
+        **RATIO,
+    )
+    unit = models.CharField(_("unit"), max_length=20, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("catalogue item")
+        verbose_name_plural = _("catalogue items")
+        ordering = ["catalogue_id", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["catalogue", "code"], name="catalogue_item_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def effective_first_share(self) -> Decimal:
+        if self.coverage_class != CoverageClass.B:
+            return ZERO
+        return (
+            self.first_share_rate if self.first_share_rate is not None else self.catalogue.class_b_first_share
+        )
+
+
+# --- The insured place's policy ------------------------------------------------------------------------------
+
+
+class Policy(models.Model):
+    """The insured place's benefit policy (参保地政策) for one pooling area, scheme and year, from a date on.
+
+    A later `effective_from` in the same year makes a new version; a settlement uses the version in force on
+    its visit date and keeps a copy of the terms it applied.
+    """
+
+    region = models.ForeignKey(
+        "reference.Region",
+        verbose_name=_("insured pooling area"),
+        on_delete=models.PROTECT,
+        related_name="settlement_policies",
+        limit_choices_to={"is_pooling_area": True},
+    )
+    scheme = models.CharField(_("scheme"), max_length=10, choices=Scheme.choices)
+    year = models.PositiveSmallIntegerField(
+        _("year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)]
+    )
+    effective_from = models.DateField(_("effective from"))
+    name = models.CharField(_("name"), max_length=120, blank=True)
+    annual_cap = models.DecimalField(_("basic fund annual cap"), validators=[MinValueValidator(0)], **MONEY)
+    deductible_per_admission = models.BooleanField(
+        _("inpatient deductible per admission"),
+        default=True,
+        help_text=_("Charge the inpatient deductible at every admission; otherwise once a year."),
+    )
+    temporary_cut = models.DecimalField(
+        _("ratio cut for other temporary filers"),
+        default=Decimal("0.10"),
+        max_digits=5,
+        decimal_places=4,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_GROUP_CUT)],
+        help_text=_("Points taken off the fund ratio of people filed as other temporary (at most 0.10)."),
+    )
+    referral_cut = models.DecimalField(
+        _("ratio cut for referrals"),
+        default=ZERO,
+        max_digits=5,
+        decimal_places=4,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_GROUP_CUT)],
+    )
+    emergency_cut = models.DecimalField(
+        _("ratio cut for emergencies"),
+        default=ZERO,
+        max_digits=5,
+        decimal_places=4,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_GROUP_CUT)],
+    )
+    critical_threshold = models.DecimalField(
+        _("critical illness threshold"),
+        default=ZERO,
+        validators=[MinValueValidator(0)],
+        help_text=_("Yearly personal burden within the eligible scope above which critical illness pays."),
+        **MONEY,
+    )
+    critical_cap = models.DecimalField(
+        _("critical illness annual cap"), default=ZERO, validators=[MinValueValidator(0)], **MONEY
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("benefit policy")
+        verbose_name_plural = _("benefit policies")
+        ordering = ["region_id", "scheme", "-year", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "scheme", "year", "effective_from"], name="policy_version_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(temporary_cut__lte=MAX_GROUP_CUT)
+                & Q(referral_cut__lte=MAX_GROUP_CUT)
+                & Q(emergency_cut__lte=MAX_GROUP_CUT),
+                name="policy_cut_at_most_10_points",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region_id} {self.get_scheme_display()} {self.year} ({self.effective_from:%Y-%m-%d})"
+
+    def clean(self):
+        if self.effective_from and self.year and self.effective_from.year != self.year:
+            raise ValidationError({"effective_from": _("The effective date must fall in the policy year.")})
+
+
+class PolicyRate(models.Model):
+    """Deductible and fund ratio of one visit type at one institution level."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="rates")
+    visit_type = models.CharField(_("visit type"), max_length=20, choices=VisitType.choices)
+    institution_level = models.PositiveSmallIntegerField(
+        _("institution level"), choices=InstitutionLevel.choices
+    )
+    deductible = models.DecimalField(_("deductible"), validators=[MinValueValidator(0)], **MONEY)
+    fund_ratio = models.DecimalField(_("fund ratio"), **RATIO)
+    retiree_fund_ratio = models.DecimalField(_("retirees' fund ratio"), null=True, blank=True, **RATIO)
+
+    class Meta:
+        verbose_name = _("deductible and ratio")
+        verbose_name_plural = _("deductibles and ratios")
+        ordering = ["visit_type", "institution_level"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "visit_type", "institution_level"], name="policy_rate_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_visit_type_display()} / {self.get_institution_level_display()}"
+
+
+class CriticalIllnessTier(models.Model):
+    """Critical illness pays `ratio` on the part above the threshold from `lower` up to the next tier."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="critical_tiers")
+    lower = models.DecimalField(_("from (above the threshold)"), validators=[MinValueValidator(0)], **MONEY)
+    ratio = models.DecimalField(_("ratio"), **RATIO)
+
+    class Meta:
+        verbose_name = _("critical illness tier")
+        verbose_name_plural = _("critical illness tiers")
+        ordering = ["lower"]
+        constraints = [models.UniqueConstraint(fields=["policy", "lower"], name="critical_tier_unique")]
+
+    def __str__(self) -> str:
+        return f"≥ {self.lower}: {self.ratio}"
+
+
+class AssistanceRule(models.Model):
+    """Medical assistance (医疗救助) for one category of people: ratio of the remaining burden, yearly cap."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="assistance_rules")
+    category = models.CharField(
+        _("category"), max_length=16, choices=[c for c in AssistanceCategory.choices if c[0]]
+    )
+    ratio = models.DecimalField(_("ratio"), **RATIO)
+    annual_cap = models.DecimalField(_("annual cap"), validators=[MinValueValidator(0)], **MONEY)
+
+    class Meta:
+        verbose_name = _("medical assistance rule")
+        verbose_name_plural = _("medical assistance rules")
+        constraints = [models.UniqueConstraint(fields=["policy", "category"], name="assistance_rule_unique")]
+
+    def __str__(self) -> str:
+        return self.get_category_display()
+
+
+# --- Accumulators and settlements ----------------------------------------------------------------------------
+
+
+class Accumulator(models.Model):
+    """What a person's year has used so far, per scheme: so the deductible is charged once and caps hold."""
+
+    person = models.ForeignKey(
+        "accounts.InsuredPerson", on_delete=models.PROTECT, related_name="accumulators"
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    scheme = models.CharField(_("scheme"), max_length=10, choices=Scheme.choices)
+    deductible_inpatient = _money(_("inpatient deductible paid"))
+    deductible_general_outpatient = _money(_("general outpatient deductible paid"))
+    deductible_chronic_outpatient = _money(_("chronic outpatient deductible paid"))
+    basic_fund_paid = _money(_("basic fund paid"))
+    critical_fund_paid = _money(_("critical illness paid"))
+    assistance_paid = _money(_("medical assistance paid"))
+    burden = _money(_("personal burden within the eligible scope"))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("year-to-date accumulator")
+        verbose_name_plural = _("year-to-date accumulators")
+        constraints = [
+            models.UniqueConstraint(fields=["person", "year", "scheme"], name="accumulator_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.year} {self.scheme}"
+
+    @staticmethod
+    def deductible_field(visit_type: str) -> str:
+        return f"deductible_{visit_type}"
+
+    @property
+    def deductible_paid(self) -> Decimal:
+        return (
+            self.deductible_inpatient
+            + self.deductible_general_outpatient
+            + self.deductible_chronic_outpatient
+        )
+
+
+class Settlement(models.Model):
+    """One bill settled directly at a counter: the split between the funds and the person."""
+
+    number = models.CharField(_("settlement number"), max_length=24, unique=True, editable=False)
+    person = models.ForeignKey(
+        "accounts.InsuredPerson",
+        verbose_name=_("insured person"),
+        on_delete=models.PROTECT,
+        related_name="settlements",
+    )
+    institution = models.ForeignKey(
+        "reference.Institution",
+        verbose_name=_("institution"),
+        on_delete=models.PROTECT,
+        related_name="settlements",
+    )
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="+"
+    )
+    # One consumed e-code settles once; inpatient discharge by filing + ID number has no code event.
+    code_event = models.OneToOneField(
+        "ecode.CodeEvent",
+        verbose_name=_("e-code use"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="settlement",
+    )
+    filing = models.ForeignKey(
+        "filing.Filing",
+        verbose_name=_("filing"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="settlements",
+    )
+    filing_group = models.CharField(_("filing group"), max_length=12, blank=True)
+    emergency = models.BooleanField(_("emergency"), default=False)
+    request_no = models.CharField(_("request number"), max_length=64, blank=True)
+    visit_type = models.CharField(_("visit type"), max_length=20, choices=VisitType.choices)
+    visit_date = models.DateField(_("visit or discharge date"))
+    admission_date = models.DateField(_("admission date"), null=True, blank=True)
+    discharge_date = models.DateField(_("discharge date"), null=True, blank=True)
+    scheme = models.CharField(_("scheme"), max_length=10, choices=Scheme.choices)
+    insured_region = models.ForeignKey(
+        "reference.Region", verbose_name=_("insured pooling area"), on_delete=models.PROTECT, related_name="+"
+    )
+    insured_province = models.CharField(_("insured province"), max_length=6, db_index=True)
+    treatment_province = models.CharField(_("treatment province"), max_length=6, db_index=True)
+    institution_level = models.PositiveSmallIntegerField(
+        _("institution level"), choices=InstitutionLevel.choices
+    )
+    retired = models.BooleanField(_("retired"), default=False)
+    assistance_category = models.CharField(_("medical assistance category"), max_length=16, blank=True)
+    policy = models.ForeignKey(Policy, verbose_name=_("policy"), on_delete=models.PROTECT, related_name="+")
+
+    total = _money(_("total"))
+    self_paid = _money(_("self-paid items"))
+    first_share = _money(_("class B first share"))
+    eligible = _money(_("eligible amount"))
+    deductible = _money(_("deductible"))
+    ratio = models.DecimalField(_("basic fund ratio"), **RATIO)
+    basic_fund = _money(_("basic fund"))
+    critical_fund = _money(_("critical illness insurance"))
+    assistance_fund = _money(_("medical assistance"))
+    person_pays = _money(_("person pays"))
+    fund_ratio = models.DecimalField(_("share paid by the funds"), **RATIO)
+    # The policy terms and the accumulators before and after, as applied: a settlement explains itself later.
+    details = models.JSONField(_("calculation details"), default=dict, blank=True)
+
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=SettlementStatus.choices,
+        default=SettlementStatus.SETTLED,
+        db_index=True,
+    )
+    settled_at = models.DateTimeField(_("settled"), default=timezone.now, db_index=True)
+    reversed_at = models.DateTimeField(_("reversed"), null=True, blank=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reversed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reversal_reason = models.CharField(_("reversal reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("settlement")
+        verbose_name_plural = _("settlements")
+        ordering = ["-settled_at", "-id"]
+        indexes = [
+            models.Index(fields=["person", "-settled_at"]),
+            models.Index(fields=["institution", "-settled_at"]),
+            models.Index(fields=["insured_province", "treatment_province", "settled_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "request_no"],
+                condition=~Q(request_no=""),
+                name="settlement_request_no_unique",
+            ),
+            # The split always adds up, whatever writes the row.
+            models.CheckConstraint(
+                condition=Q(
+                    total=F("basic_fund") + F("critical_fund") + F("assistance_fund") + F("person_pays")
+                ),
+                name="settlement_split_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(total=F("self_paid") + F("first_share") + F("eligible")),
+                name="settlement_items_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def fund_total(self) -> Decimal:
+        return self.basic_fund + self.critical_fund + self.assistance_fund
+
+    @property
+    def is_reversed(self) -> bool:
+        return self.status == SettlementStatus.REVERSED
+
+
+class SettlementLine(models.Model):
+    """One billed item of a settlement: `amount = self_paid + first_share + eligible`."""
+
+    settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveSmallIntegerField(_("line"))
+    code = models.CharField(_("code"), max_length=50)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    category = models.CharField(_("category"), max_length=12, blank=True, choices=ItemCategory.choices)
+    coverage_class = models.CharField(_("class"), max_length=1, blank=True, choices=CoverageClass.choices)
+    in_catalogue = models.BooleanField(_("in the catalogue"))
+    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=4)
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=4)
+    amount = _money(_("amount"))
+    self_paid = _money(_("self-paid"))
+    first_share = _money(_("first share"))
+    eligible = _money(_("eligible"))
+
+    class Meta:
+        verbose_name = _("settlement line")
+        verbose_name_plural = _("settlement lines")
+        ordering = ["settlement_id", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["settlement", "line_no"], name="settlement_line_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.line_no}. {self.name or self.code}"
+
+
+# --- Clearing between provinces ------------------------------------------------------------------------------
+
+
+class ClearingStatement(models.Model):
+    """One month's fund payments that an insured province owes a treatment province (先预付后清算)."""
+
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    insured_province = models.ForeignKey(
+        "reference.Region", verbose_name=_("insured province"), on_delete=models.PROTECT, related_name="+"
+    )
+    treatment_province = models.ForeignKey(
+        "reference.Region", verbose_name=_("treatment province"), on_delete=models.PROTECT, related_name="+"
+    )
+    settlement_count = models.PositiveIntegerField(_("settlements"), default=0)
+    total = _money(_("total"))
+    basic_fund = _money(_("basic fund"))
+    critical_fund = _money(_("critical illness insurance"))
+    assistance_fund = _money(_("medical assistance"))
+    fund_total = _money(_("funds"))
+    person_pays = _money(_("paid by people"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=ClearingStatus.choices, default=ClearingStatus.DRAFT
+    )
+    built_at = models.DateTimeField(_("built"), default=timezone.now)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("clearing statement")
+        verbose_name_plural = _("clearing statements")
+        ordering = ["-month", "insured_province_id", "treatment_province_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "insured_province", "treatment_province"], name="clearing_statement_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(fund_total=F("basic_fund") + F("critical_fund") + F("assistance_fund")),
+                name="clearing_funds_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.insured_province_id} → {self.treatment_province_id}"
+
+
+class ClearingLine(models.Model):
+    """One settlement counted in a clearing statement, with the amounts it contributed."""
+
+    statement = models.ForeignKey(ClearingStatement, on_delete=models.CASCADE, related_name="lines")
+    settlement = models.OneToOneField(Settlement, on_delete=models.PROTECT, related_name="clearing_line")
+    institution = models.ForeignKey("reference.Institution", on_delete=models.PROTECT, related_name="+")
+    total = _money(_("total"))
+    basic_fund = _money(_("basic fund"))
+    critical_fund = _money(_("critical illness insurance"))
+    assistance_fund = _money(_("medical assistance"))
+    person_pays = _money(_("paid by the person"))
+
+    class Meta:
+        verbose_name = _("clearing line")
+        verbose_name_plural = _("clearing lines")
+        ordering = ["statement_id", "settlement_id"]
+
+    def __str__(self) -> str:
+        return f"{self.statement} #{self.settlement_id}"
+
+
+class Prepayment(models.Model):
+    """Money an insured province has paid a treatment province in advance for a month (预付金)."""
+
+    payer_province = models.ForeignKey(
+        "reference.Region",
+        verbose_name=_("paying (insured) province"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"level": "province"},
+    )
+    receiver_province = models.ForeignKey(
+        "reference.Region",
+        verbose_name=_("receiving (treatment) province"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"level": "province"},
+    )
+    month = models.DateField(_("month"), help_text=_("The first day of the month it pre-pays."))
+    amount = models.DecimalField(_("amount"), validators=[MinValueValidator(0)], **MONEY)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("prepayment")
+        verbose_name_plural = _("prepayments")
+        ordering = ["-month", "payer_province_id", "receiver_province_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(payer_province=F("receiver_province")), name="prepayment_between_provinces"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.payer_province_id} → {self.receiver_province_id}: {self.amount}"
+
+    def clean(self):
+        if self.month and self.month.day != 1:
+            raise ValidationError({"month": _("Use the first day of the month.")})
+
+
+# --- Fund supervision ----------------------------------------------------------------------------------------
+
+
+class SupervisionFlag(models.Model):
+    """A settlement pattern for a reviewer to look at; never blocks a settlement by itself."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=FlagKind.choices, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=FlagStatus.choices, default=FlagStatus.OPEN, db_index=True
+    )
+    person = models.ForeignKey(
+        "accounts.InsuredPerson",
+        verbose_name=_("insured person"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    institution = models.ForeignKey(
+        "reference.Institution",
+        verbose_name=_("institution"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    settlement = models.ForeignKey(
+        Settlement,
+        verbose_name=_("settlement"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="flags",
+    )
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    # One flag per pattern occurrence (e.g. per person and day): re-checks do not pile up duplicates.
+    dedupe_key = models.CharField(max_length=120, unique=True, editable=False)
+    created_at = models.DateTimeField(_("raised"), default=timezone.now, db_index=True)
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    review_note = models.CharField(_("review note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("supervision flag")
+        verbose_name_plural = _("supervision flags")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"

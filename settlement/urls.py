@@ -1,1 +1,11 @@
-urlpatterns: list = []
+from django.urls import path
+
+from .api import SettlementDetailApi, SettlementListCreateApi, SettlementReverseApi
+
+urlpatterns = [
+    path("settlements/", SettlementListCreateApi.as_view(), name="settlements"),
+    path("settlements/<int:settlement_id>", SettlementDetailApi.as_view(), name="settlement"),
+    path(
+        "settlements/<int:settlement_id>/reverse", SettlementReverseApi.as_view(), name="settlement-reverse"
+    ),
+]

@@ -82,7 +82,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL", "sqlite:///" + str(BASE_DIR / "db.sqlite3")))}
+DATABASES = {
+    "default": dj_database_url.parse(env("DATABASE_URL", "sqlite:///" + str(BASE_DIR / "db.sqlite3")))
+}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "0"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -171,7 +173,10 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
     "notifications-sweep": {"task": "notifications.tasks.sweep_pending", "schedule": 60.0},
     "filing-expire": {"task": "filing.tasks.expire_filings", "schedule": crontab(minute=5, hour=0)},
-    "filing-expiry-reminders": {"task": "filing.tasks.remind_expiring", "schedule": crontab(minute=0, hour=9)},
+    "filing-expiry-reminders": {
+        "task": "filing.tasks.remind_expiring",
+        "schedule": crontab(minute=0, hour=9),
+    },
     "settlement-monthly-clearing": {
         "task": "settlement.tasks.build_monthly_clearing",
         "schedule": crontab(minute=30, hour=1, day_of_month=1),
@@ -213,3 +218,18 @@ NOTIFICATION_RETRY_MAX_SECONDS = float(env("NOTIFICATION_RETRY_MAX_SECONDS", "30
 NOTIFICATION_SENDING_TIMEOUT_SECONDS = int(env("NOTIFICATION_SENDING_TIMEOUT_SECONDS", "300"))
 # FileProvider/ConsoleProvider outbox; the local and test settings set their own.
 NOTIFICATION_OUTBOX_DIR = env("NOTIFICATION_OUTBOX_DIR")
+
+# --- Fund supervision (settlement app): when a settlement is flagged for review; flags never block ---
+SETTLEMENT_SUPERVISION = {
+    "MULTI_CITY_HOURS": int(env("SUPERVISION_MULTI_CITY_HOURS", "2")),
+    "MAX_SETTLEMENTS_PER_PERSON_PER_DAY": int(env("SUPERVISION_MAX_PER_PERSON_PER_DAY", "3")),
+    "INSTITUTION_VOLUME_FACTOR": int(env("SUPERVISION_INSTITUTION_VOLUME_FACTOR", "3")),
+    "INSTITUTION_VOLUME_MIN": int(env("SUPERVISION_INSTITUTION_VOLUME_MIN", "20")),
+    "INSTITUTION_TRAILING_DAYS": 30,
+}
+
+# --- API schema (filing app): a filing document's `kind` is not an institution's `kind` ---
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "DocumentKindEnum": "filing.choices.DocumentKind",
+}

@@ -12,7 +12,9 @@ from .base import env
 
 
 def _dev_key(label: str, size: int) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(b"yibao-development-only:" + label.encode()).digest()[:size]).decode()
+    return base64.urlsafe_b64encode(
+        hashlib.sha256(b"yibao-development-only:" + label.encode()).digest()[:size]
+    ).decode()
 
 
 DEBUG = env("DEBUG", "1") == "1"

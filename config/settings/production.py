@@ -5,8 +5,15 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import *  # noqa: F403
 from .base import env
 
-REQUIRED = ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "PII_ENCRYPTION_KEY", "ECODE_KEK",
-            "ECODE_SUBJECT_KEY"]
+REQUIRED = [
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "ALLOWED_HOSTS",
+    "PII_ENCRYPTION_KEY",
+    "ECODE_KEK",
+    "ECODE_SUBJECT_KEY",
+]
 _missing = [name for name in REQUIRED if not env(name)]
 if _missing:
     raise ImproperlyConfigured("Missing required environment variables: " + ", ".join(_missing))

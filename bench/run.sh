@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make bench`: the offline and HTTP benchmarks of the e-code in one run on this machine, then
+# docs/performance.md written from their results (bench/results/*.json, not committed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+
+if ! command -v wrk >/dev/null; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk >/dev/null; } \
+    || { echo "Install Debian's wrk for the HTTP benchmark." >&2; exit 1; }
+fi
+
+mkdir -p bench/results
+echo "== offline: verify and QR rendering"
+"$PY" bench/bench_ecode_offline.py --json bench/results/offline.json
+echo
+echo "== HTTP: counter verify under gunicorn"
+"$PY" bench/bench_ecode_http.py --json bench/results/http.json
+"$PY" bench/report.py bench/results/offline.json bench/results/http.json > docs/performance.md
+echo
+echo "wrote docs/performance.md"

@@ -1,0 +1,162 @@
+"""Admin for e-codes: credentials (with suspend, reinstate and revoke), signing keys and the scan log."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import Role
+from core.admin import AuditEventInline
+from core.errors import ServiceError
+
+from .models import CodeEvent, Credential, SigningKey
+from .services import credential_reinstate, credential_revoke, credential_suspend
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=500)
+
+
+def _with_reason(service, title, *, required=True):
+    """An admin action that asks for a reason, then calls ``service`` for each selected credential."""
+
+    def action(modeladmin, request, queryset):
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if not required:
+            form.fields["reason"].required = False
+        if form.is_bound and form.is_valid():
+            done = 0
+            for credential in queryset.select_related("person"):
+                try:
+                    service(credential=credential, actor=request.user, reason=form.cleaned_data["reason"])
+                    done += 1
+                except ServiceError as exc:
+                    modeladmin.message_user(request, f"{credential}: {exc.message}", messages.WARNING)
+            modeladmin.message_user(
+                request, _("%(count)d e-codes updated.") % {"count": done}, messages.SUCCESS
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/ecode/credential/reason.html",
+            {
+                **modeladmin.admin_site.each_context(request),
+                "title": title,
+                "form": form,
+                "queryset": queryset.select_related("person"),
+                "action": request.POST.get("action"),
+                "opts": modeladmin.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    return action
+
+
+@admin.register(Credential)
+class CredentialAdmin(admin.ModelAdmin):
+    """E-code credentials; a reviewer sees only those of their own pooling area."""
+
+    list_display = ("person", "insured_region", "status", "activated_at", "updated_at")
+    list_filter = ("status",)
+    list_select_related = ("person__insured_region",)
+    date_hierarchy = "activated_at"
+    fields = (
+        "person",
+        "status",
+        "activated_at",
+        "suspended_at",
+        "suspended_reason",
+        "revoked_at",
+        "revoked_reason",
+    )
+    readonly_fields = fields
+    inlines = [AuditEventInline]
+    actions = ["suspend", "reinstate", "revoke"]
+
+    @admin.display(description=_("insured pooling area"))
+    def insured_region(self, obj):
+        return obj.person.insured_region.name
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        user = request.user
+        if not user.is_superuser and user.role == Role.REVIEWER:
+            queryset = queryset.filter(person__insured_region_id=user.region_id)
+        return queryset
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Suspend the selected e-codes"), permissions=["change"])
+    def suspend(self, request, queryset):
+        return _with_reason(credential_suspend, _("Suspend e-codes"))(self, request, queryset)
+
+    @admin.action(description=_("Reinstate the selected e-codes"), permissions=["change"])
+    def reinstate(self, request, queryset):
+        return _with_reason(credential_reinstate, _("Reinstate e-codes"), required=False)(
+            self, request, queryset
+        )
+
+    @admin.action(description=_("Revoke the selected e-codes"), permissions=["change"])
+    def revoke(self, request, queryset):
+        return _with_reason(credential_revoke, _("Revoke e-codes"))(self, request, queryset)
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(admin.ModelAdmin):
+    """Signing keys, read-only: change them with ``manage.py ecode_keys``. Private material is never shown."""
+
+    list_display = ("kid_hex", "status", "created_at", "retired_at", "verify_until", "revoked_at")
+    list_filter = ("status",)
+    fields = ("kid_hex", "status", "created_at", "retired_at", "verify_until", "revoked_at")
+    readonly_fields = fields
+    inlines = [AuditEventInline]
+
+    @admin.display(description=_("key id"), ordering="kid")
+    def kid_hex(self, obj):
+        return obj.kid_hex
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CodeEvent)
+class CodeEventAdmin(admin.ModelAdmin):
+    """Every check and use of an e-code at a counter, read-only."""
+
+    list_display = ("created_at", "kind", "result", "institution", "operator", "api_key_prefix", "request_no")
+    list_filter = ("kind", "result", ("institution", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("institution", "operator")
+    date_hierarchy = "created_at"
+    search_fields = ("request_no", "api_key_prefix")
+    fields = (
+        "created_at",
+        "kind",
+        "result",
+        "institution",
+        "operator",
+        "api_key_prefix",
+        "request_no",
+        "person",
+        "token_iat",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,727 @@
+"""E-code decisions: activating and suspending credentials, issuing codes, checking and using them at counters,
+and managing the signing keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.choices import Role
+from accounts.models import InsuredPerson
+from core.audit import audit_record
+from core.errors import ServiceError
+from ecode.keys import (
+    KEYRING_TTL_SECONDS,
+    keyring,
+    keyring_invalidate,
+    private_key_seal,
+    subject_hash,
+    subject_keys,
+)
+from ecode.token import (
+    CLOCK_SKEW,
+    TTL_UNIT_SECONDS,
+    decrypt_subject,
+    encrypt_subject,
+    from_digits,
+    issue_token,
+    pack_claims,
+    to_digits,
+)
+from ecode.verifier import VerificationError, verify
+from filing.choices import IN_FORCE_STATUSES, CoverageReason
+from filing.models import Filing
+from filing.selectors import Coverage, filing_coverage, filing_in_force
+from notifications.services import notification_create
+from reference.choices import SCHEME_CODES
+from reference.models import Region
+
+from .errors import EcodeErrorCode, EcodeServiceErrorCode, verification_message
+from .models import CodeEvent, CodeEventKind, Credential, CredentialStatus, SigningKey, SigningKeyStatus
+from .selectors import credential_for_person
+
+logger = logging.getLogger(__name__)
+
+OK = "ok"
+USED_MARKER_PREFIX = "ecode:used:"
+_MEMBER_ID_BITS = 63  # fits PostgreSQL's signed bigint
+
+
+# --- Results ---
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A freshly signed code: show ``token`` until ``refresh_after``, then fetch another."""
+
+    token: str
+    issued_at: datetime
+    expires_at: datetime
+    refresh_after: datetime
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """What a counter learns from one scan; ``code`` is ``ok`` or an e-code error code."""
+
+    valid: bool
+    code: str
+    message: str
+    kind: str
+    event_id: int | None = None
+    institution: Any = None
+    person: Any = None
+    credential: Credential | None = None
+    masked_name: str = ""
+    masked_id_number: str = ""
+    insured_region_code: str = ""
+    insured_region_name: str = ""
+    scheme: str = ""
+    # filing.selectors.Coverage for this institution today (None when the person was not identified).
+    coverage: Any = None
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    # The filing flag the code carried when it was issued.
+    claims_filing_in_force: bool | None = None
+    replayed: bool = False
+
+    @property
+    def use_id(self) -> int | None:
+        """The id a settlement refers to: set only for a successful consume."""
+        return self.event_id if self.valid and self.kind == CodeEventKind.CONSUME else None
+
+
+# --- Notifications (the notifications app writes its rows in our transaction) ---
+
+
+def _notify(*, person, event: str, context: dict) -> None:
+    notification_create(person=person, event=event, context=context)
+
+
+# --- Credentials ---
+
+
+def _member_id_new() -> int:
+    while True:
+        member_id = secrets.randbits(_MEMBER_ID_BITS)
+        if member_id and not Credential.objects.filter(member_id=member_id).exists():
+            return member_id
+
+
+@transaction.atomic
+def credential_activate(*, person, actor) -> Credential:
+    """Activate the e-code of an active insured person, once; a second activation is refused."""
+    if not person.is_active:
+        raise ServiceError(
+            EcodeServiceErrorCode.PERSON_INACTIVE,
+            _("Only an insured person whose insurance is active can activate the e-code."),
+            status=409,
+        )
+    if Credential.objects.filter(person=person).exists():
+        raise ServiceError(
+            EcodeServiceErrorCode.ALREADY_ACTIVATED, _("The e-code is already activated."), status=409
+        )
+    credential = Credential(person=person, member_id=_member_id_new(), activated_at=timezone.now())
+    try:
+        with transaction.atomic():
+            credential.save(force_insert=True)
+    except IntegrityError:  # a concurrent activation won
+        raise ServiceError(
+            EcodeServiceErrorCode.ALREADY_ACTIVATED, _("The e-code is already activated."), status=409
+        ) from None
+    audit_record(actor=actor, action="ecode.activate", target=credential, to_state=credential.status)
+    _notify(person=person, event="ecode_activated", context={})
+    return credential
+
+
+def _credential_locked(credential: Credential) -> Credential:
+    return Credential.objects.select_for_update().select_related("person").get(pk=credential.pk)
+
+
+def _transition(
+    *, credential: Credential, actor, allowed: tuple[str, ...], to: str, action: str, reason: str = ""
+) -> Credential:
+    locked = _credential_locked(credential)
+    if locked.status not in allowed:
+        raise ServiceError(
+            EcodeServiceErrorCode.INVALID_TRANSITION,
+            _("This e-code cannot go from %(from)s to %(to)s.")
+            % {"from": locked.get_status_display(), "to": CredentialStatus(to).label},
+            status=409,
+        )
+    from_state, now = locked.status, timezone.now()
+    locked.status = to
+    fields = ["status", "updated_at"]
+    if to == CredentialStatus.SUSPENDED:
+        locked.suspended_at, locked.suspended_reason = now, reason
+        fields += ["suspended_at", "suspended_reason"]
+    elif to == CredentialStatus.REVOKED:
+        locked.revoked_at, locked.revoked_reason = now, reason
+        fields += ["revoked_at", "revoked_reason"]
+    locked.save(update_fields=fields)
+    audit_record(actor=actor, action=action, target=locked, from_state=from_state, to_state=to, reason=reason)
+    for name in fields:  # let the caller's object reflect the change
+        setattr(credential, name, getattr(locked, name))
+    return credential
+
+
+def _required_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        message = _("A reason is required.")
+        raise ServiceError("invalid", message, fields={"reason": [message]})
+    return reason
+
+
+@transaction.atomic
+def credential_suspend(*, credential: Credential, actor, reason: str) -> Credential:
+    """Suspend an active e-code: its codes stop verifying until it is reinstated."""
+    reason = _required_reason(reason)
+    _transition(
+        credential=credential,
+        actor=actor,
+        allowed=(CredentialStatus.ACTIVE,),
+        to=CredentialStatus.SUSPENDED,
+        action="ecode.suspend",
+        reason=reason,
+    )
+    _notify(person=credential.person, event="ecode_suspended", context={"reason": reason})
+    return credential
+
+
+@transaction.atomic
+def credential_reinstate(*, credential: Credential, actor, reason: str = "") -> Credential:
+    """Make a suspended e-code active again (a revoked one stays revoked)."""
+    return _transition(
+        credential=credential,
+        actor=actor,
+        allowed=(CredentialStatus.SUSPENDED,),
+        to=CredentialStatus.ACTIVE,
+        action="ecode.reinstate",
+        reason=(reason or "").strip(),
+    )
+
+
+@transaction.atomic
+def credential_revoke(*, credential: Credential, actor, reason: str) -> Credential:
+    """Revoke an e-code for good: its codes never verify again."""
+    return _transition(
+        credential=credential,
+        actor=actor,
+        allowed=(CredentialStatus.ACTIVE, CredentialStatus.SUSPENDED),
+        to=CredentialStatus.REVOKED,
+        action="ecode.revoke",
+        reason=_required_reason(reason),
+    )
+
+
+# --- Signing keys ---
+
+
+def _kid_new() -> int:
+    while True:
+        kid = secrets.randbits(32)
+        if kid and not SigningKey.objects.filter(kid=kid).exists():
+            return kid
+
+
+def _signing_key_create(*, actor, reason: str = "") -> SigningKey:
+    private_key = Ed25519PrivateKey.generate()
+    kid = _kid_new()
+    key = SigningKey.objects.create(
+        kid=kid,
+        public_key=private_key.public_key().public_bytes_raw(),
+        private_key_sealed=private_key_seal(kid=kid, private_key=private_key),
+        status=SigningKeyStatus.ACTIVE,
+    )
+    audit_record(
+        actor=actor,
+        action="ecode.key.create",
+        target=key,
+        to_state=key.status,
+        reason=reason,
+        data={"kid": key.kid_hex},
+    )
+    return key
+
+
+def verify_only_window() -> timedelta:
+    """How long a retired key keeps verifying: a token lifetime, the clock skew, and the key-ring TTL (other
+    processes may sign with the old key until they reload)."""
+    return timedelta(seconds=settings.ECODE_TOKEN_TTL_SECONDS + CLOCK_SKEW + KEYRING_TTL_SECONDS)
+
+
+@transaction.atomic
+def signing_key_rotate(*, actor=None, reason: str = "") -> SigningKey:
+    """Create a new active signing key; the previous active key verifies only, for ``verify_only_window``."""
+    now = timezone.now()
+    for old in SigningKey.objects.select_for_update().filter(status=SigningKeyStatus.ACTIVE):
+        old.status, old.retired_at, old.verify_until = (
+            SigningKeyStatus.VERIFY_ONLY,
+            now,
+            now + verify_only_window(),
+        )
+        old.save(update_fields=["status", "retired_at", "verify_until"])
+        audit_record(
+            actor=actor,
+            action="ecode.key.retire",
+            target=old,
+            from_state=SigningKeyStatus.ACTIVE,
+            to_state=old.status,
+            reason=reason,
+            data={"kid": old.kid_hex, "verify_until": old.verify_until.isoformat()},
+        )
+    key = _signing_key_create(actor=actor, reason=reason)
+    keyring_invalidate()
+    return key
+
+
+@transaction.atomic
+def signing_key_revoke(*, kid: int, actor=None, reason: str = "") -> SigningKey:
+    """Revoke a key at once: nothing it signed verifies any more. Revoking the active key puts a new one in
+    its place, so codes can still be issued."""
+    key = SigningKey.objects.select_for_update().filter(kid=kid).first()
+    if key is None:
+        raise ServiceError(
+            EcodeServiceErrorCode.UNKNOWN_SIGNING_KEY, _("There is no such signing key."), status=404
+        )
+    if key.status == SigningKeyStatus.REVOKED:
+        raise ServiceError(
+            EcodeServiceErrorCode.SIGNING_KEY_REVOKED, _("This signing key is already revoked."), status=409
+        )
+    from_state = key.status
+    key.status, key.revoked_at = SigningKeyStatus.REVOKED, timezone.now()
+    key.save(update_fields=["status", "revoked_at"])
+    audit_record(
+        actor=actor,
+        action="ecode.key.revoke",
+        target=key,
+        from_state=from_state,
+        to_state=key.status,
+        reason=reason,
+        data={"kid": key.kid_hex},
+    )
+    if from_state == SigningKeyStatus.ACTIVE:
+        _signing_key_create(actor=actor, reason=f"replaces revoked key {key.kid_hex}")
+    keyring_invalidate()
+    return key
+
+
+def signing_key_ensure(*, actor=None) -> SigningKey:
+    """Return the active signing key, generating one if there is none (the embedded default's first run)."""
+    key = SigningKey.objects.filter(status=SigningKeyStatus.ACTIVE).first()
+    if key is not None:
+        return key
+    try:
+        with transaction.atomic():
+            key = _signing_key_create(actor=actor, reason="development signing key generated")
+    except IntegrityError:  # another process generated one at the same moment
+        return SigningKey.objects.get(status=SigningKeyStatus.ACTIVE)
+    logger.warning(
+        "development signing key generated (kid %s); create managed keys with `manage.py ecode_keys rotate`",
+        key.kid_hex,
+    )
+    keyring_invalidate()
+    return key
+
+
+def _signing_key():
+    signing = keyring().signing_key
+    if signing is None:
+        signing_key_ensure()
+        keyring_invalidate()  # another process may have made the key this process has not loaded yet
+        signing = keyring().signing_key
+    return signing
+
+
+# --- Issuing codes ---
+
+
+def _credential_usable(credential: Credential) -> None:
+    if credential.status == CredentialStatus.SUSPENDED:
+        raise ServiceError(
+            EcodeServiceErrorCode.CREDENTIAL_SUSPENDED,
+            verification_message(EcodeErrorCode.CREDENTIAL_SUSPENDED),
+            status=409,
+        )
+    if credential.status == CredentialStatus.REVOKED:
+        raise ServiceError(
+            EcodeServiceErrorCode.CREDENTIAL_REVOKED,
+            verification_message(EcodeErrorCode.CREDENTIAL_REVOKED),
+            status=409,
+        )
+    if not credential.person.is_active:
+        raise ServiceError(
+            EcodeServiceErrorCode.PERSON_INACTIVE,
+            _("Your insurance is not active, so no e-code can be shown."),
+            status=409,
+        )
+
+
+def _filing_flag(person, on_date) -> bool:
+    return filing_in_force(person=person, on_date=on_date) is not None
+
+
+def token_issue(*, credential: Credential, now: datetime | None = None) -> IssuedToken:
+    """Sign a fresh code for an active credential: 120 s of life, to be refreshed after 30 s."""
+    _credential_usable(credential)
+    person = credential.person
+    now = now or timezone.now()
+    ttl_units = max(1, min(255, settings.ECODE_TOKEN_TTL_SECONDS // TTL_UNIT_SECONDS))
+    kid, private_key = _signing_key()
+    iat = int(now.timestamp())
+    claims = pack_claims(
+        person.insured_region_id, SCHEME_CODES[person.scheme], _filing_flag(person, timezone.localdate(now))
+    )
+    subject = encrypt_subject(subject_keys()[0], credential.member_id)
+    raw = issue_token(
+        private_key=private_key, kid=kid, iat=iat, ttl_units=ttl_units, subject=subject, claims=claims
+    )
+    issued_at = datetime.fromtimestamp(iat, UTC)
+    return IssuedToken(
+        token=to_digits(raw),
+        issued_at=issued_at,
+        expires_at=issued_at + timedelta(seconds=ttl_units * TTL_UNIT_SECONDS),
+        refresh_after=issued_at + timedelta(seconds=settings.ECODE_REFRESH_AFTER_SECONDS),
+    )
+
+
+def token_issue_for_person(*, person, now: datetime | None = None) -> IssuedToken:
+    """Sign a fresh code for a person; ``not_activated`` if they have no e-code yet."""
+    credential = credential_for_person(person=person)
+    if credential is None:
+        raise ServiceError(EcodeServiceErrorCode.NOT_ACTIVATED, _("Activate your e-code first."), status=409)
+    return token_issue(credential=credential, now=now)
+
+
+# --- Checking codes at counters ---
+
+
+def _counter_institution(operator):
+    if getattr(operator, "role", None) != Role.COUNTER or not operator.institution_id:
+        raise ServiceError(
+            EcodeServiceErrorCode.NOT_A_COUNTER, _("Only counter operators can check e-codes."), status=403
+        )
+    institution = operator.institution
+    if not institution.active:
+        raise ServiceError(
+            EcodeServiceErrorCode.INSTITUTION_INACTIVE, _("The institution is not active."), status=403
+        )
+    return institution
+
+
+# What a check reads of the person: no phone or email is loaded (nor decrypted) for it.
+_CHECK_PERSON_FIELDS = ("id", "user", "name", "id_number", "status", "scheme", "insured_region")
+
+
+@lru_cache(maxsize=2)
+def _check_sql(whole_person: bool) -> str:
+    """The one query of a check: the person and credential of a member id, and whether a filing is in force.
+
+    Most people shown at a counter have no filing, so asking here ("in force" as filing.selectors decides it)
+    spares them the filing selector's query. Written as SQL because on the hot path the ORM's compilation of
+    the same join and subquery costs more than running it. Only identifiers from model metadata are formatted
+    in; every value is a query parameter (see ``_check_params``).
+    """
+    person, credential, filing = InsuredPerson._meta, Credential._meta, Filing._meta
+    fields = person.concrete_fields if whole_person else [person.get_field(n) for n in _CHECK_PERSON_FIELDS]
+    pk = person.pk.column
+    column = {name: filing.get_field(name).column for name in ("person", "status", "start_date", "end_date")}
+    statuses = ", ".join(["%s"] * len(IN_FORCE_STATUSES))
+    return (
+        "SELECT " + ", ".join(f'p."{field.column}"' for field in fields) + ","  # noqa: S608
+        f' c."{credential.pk.column}" AS credential_pk, c."{credential.get_field("status").column}"'
+        " AS credential_status,"
+        f' EXISTS (SELECT 1 FROM "{filing.db_table}" f WHERE f."{column["person"]}" = p."{pk}"'
+        f' AND f."{column["status"]}" IN ({statuses}) AND f."{column["start_date"]}" <= %s'
+        f' AND (f."{column["end_date"]}" IS NULL OR f."{column["end_date"]}" >= %s)) AS any_filing'
+        f' FROM "{person.db_table}" p JOIN "{credential.db_table}" c'
+        f' ON c."{credential.get_field("person").column}" = p."{pk}"'
+        f' WHERE c."{credential.get_field("member_id").column}" = %s'
+    )
+
+
+def _check_params(member_id: int, on_date) -> tuple:
+    day = connection.ops.adapt_datefield_value(on_date)
+    return (*(str(status) for status in IN_FORCE_STATUSES), day, day, member_id)
+
+
+def _credential_for_subject(block: bytes, *, on_date, whole_person: bool = False) -> Credential | None:
+    """The credential a subject block names, its person loaded, and ``any_filing``: whether the person has a
+    filing in force on ``on_date``. ``whole_person`` loads every field of the person (else name, ID number,
+    status, scheme and area only)."""
+    for key in subject_keys():
+        member_id, _nonce = decrypt_subject(key, block)
+        if member_id >> _MEMBER_ID_BITS:  # never issued: skip the query
+            continue
+        rows = InsuredPerson.objects.raw(_check_sql(whole_person), _check_params(member_id, on_date))
+        person = next(iter(rows), None)
+        if person is None:
+            continue
+        credential = Credential.from_db(
+            person._state.db,
+            ["id", "person_id", "member_id", "status"],
+            [person.credential_pk, person.pk, member_id, person.credential_status],
+        )
+        credential.person = person
+        credential.any_filing = bool(person.any_filing)
+        return credential
+    return None
+
+
+@lru_cache(maxsize=1)
+def _region_names() -> dict[str, str]:
+    # Regions are reference data loaded by migration; reading them once per process keeps a join off every check.
+    return {region.code: region.full_name for region in Region.objects.select_related("parent")}
+
+
+def _region_name(code: str) -> str:
+    name = _region_names().get(code)
+    if name is None:
+        _region_names.cache_clear()
+        name = _region_names().get(code, code)
+    return name
+
+
+def _coverage(person, institution, on_date, *, any_filing: bool = True) -> Coverage:
+    if not any_filing:  # the credential query already found no filing in force: spare the selector's query
+        return Coverage(None, False, CoverageReason.NO_FILING.value)
+    return filing_coverage(person=person, institution=institution, on_date=on_date)
+
+
+def _subject_of_text(text: str) -> str:
+    try:
+        return subject_hash(from_digits(text.strip())[10:26])
+    except ValueError:
+        return ""
+
+
+def _save_event(event: CodeEvent) -> None:
+    # Inside a caller's transaction a failed insert must not poison it; in autocommit it needs no savepoint.
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    else:
+        event.save(force_insert=True)
+
+
+def _result(event: CodeEvent, *, verified=None, coverage=None, replayed: bool = False) -> VerificationResult:
+    code = event.result
+    valid = code == OK
+    if valid:
+        message = (
+            _("The e-code has been used for settlement.")
+            if event.kind == CodeEventKind.CONSUME
+            else _("The e-code is valid.")
+        )
+    else:
+        message = verification_message(code)
+    person = event.person if event.person_id else None
+    fields: dict[str, Any] = {}
+    if person is not None and valid:
+        fields = {
+            "masked_name": person.masked_name,
+            "masked_id_number": person.masked_id_number,
+            "insured_region_code": person.insured_region_id,
+            "insured_region_name": _region_name(person.insured_region_id),
+            "scheme": person.scheme,
+            "coverage": coverage,
+        }
+    if verified is not None:
+        fields["issued_at"] = datetime.fromtimestamp(verified.iat, UTC)
+        fields["expires_at"] = datetime.fromtimestamp(verified.expires_at, UTC)
+        fields["claims_filing_in_force"] = verified.filing_in_force
+    elif event.token_iat is not None:
+        fields["issued_at"] = event.token_iat
+    return VerificationResult(
+        valid=valid,
+        code=code,
+        message=message,
+        kind=event.kind,
+        event_id=event.pk,
+        institution=event.institution,
+        person=person if valid else None,
+        credential=event.credential if event.credential_id and valid else None,
+        replayed=replayed,
+        **fields,
+    )
+
+
+def _replay(event: CodeEvent, *, kind: str, subject: str, on_date) -> VerificationResult:
+    """The stored answer to a request number seen before, if it was the same request; else a conflict."""
+    prior = (
+        CodeEvent.objects.select_related("institution", "person", "credential")
+        .filter(institution=event.institution, request_no=event.request_no)
+        .first()
+    )
+    if prior is None or prior.kind != kind or prior.subject != subject:
+        raise ServiceError(
+            EcodeServiceErrorCode.DUPLICATE_REQUEST_NO,
+            _("This request number was already used for another request."),
+            fields={"request_no": [_("This request number was already used for another request.")]},
+            status=409,
+        )
+    coverage = _coverage(prior.person, prior.institution, on_date) if prior.ok and prior.person_id else None
+    return _result(prior, coverage=coverage, replayed=True)
+
+
+def _record(event: CodeEvent, code: str, *, verified=None, coverage=None, on_date=None) -> VerificationResult:
+    event.result = code
+    try:
+        _save_event(event)
+    except IntegrityError:
+        if not event.request_no:
+            raise
+        return _replay(event, kind=event.kind, subject=event.subject, on_date=on_date)
+    return _result(event, verified=verified, coverage=coverage)
+
+
+def _check(
+    *,
+    kind: str,
+    token: str,
+    operator,
+    request_no: str | None,
+    now: datetime | None,
+    api_key,
+    institution_code,
+) -> VerificationResult:
+    institution = _counter_institution(operator)
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    request_no = (request_no or "").strip()
+    if len(request_no) > 64:
+        message = _("The request number is at most 64 characters.")
+        raise ServiceError("invalid", message, fields={"request_no": [message]})
+    text = token if isinstance(token, str) else ""
+    event = CodeEvent(
+        kind=kind,
+        institution=institution,
+        operator=operator,
+        created_at=now,
+        request_no=request_no,
+        api_key_prefix=getattr(api_key, "prefix", "") or "",
+    )
+    if institution_code and institution_code != institution.code:
+        event.subject = _subject_of_text(text)
+        return _record(event, EcodeErrorCode.WRONG_INSTITUTION, on_date=today)
+
+    try:
+        verified = verify(text, keyring().keyset_at(now), now=now.timestamp())
+    except VerificationError as exc:
+        event.subject = _subject_of_text(text)
+        return _record(event, exc.code.value, on_date=today)
+    event.subject = subject_hash(verified.subject)
+    event.kid = verified.kid
+    event.token_iat = datetime.fromtimestamp(verified.iat, UTC)
+
+    credential = _credential_for_subject(
+        verified.subject, on_date=today, whole_person=kind == CodeEventKind.CONSUME
+    )
+    if credential is None:
+        return _record(event, EcodeErrorCode.UNKNOWN_SUBJECT, verified=verified, on_date=today)
+    event.credential, event.person = credential, credential.person
+    if credential.status == CredentialStatus.REVOKED:
+        return _record(event, EcodeErrorCode.CREDENTIAL_REVOKED, verified=verified, on_date=today)
+    # A person whose insurance is suspended or terminated cannot use the credential either.
+    if credential.status == CredentialStatus.SUSPENDED or not credential.person.is_active:
+        return _record(event, EcodeErrorCode.CREDENTIAL_SUSPENDED, verified=verified, on_date=today)
+    coverage = _coverage(credential.person, institution, today, any_filing=credential.any_filing)
+    if kind == CodeEventKind.VERIFY:
+        return _record(event, OK, verified=verified, coverage=coverage, on_date=today)
+    return _consume(event, verified=verified, coverage=coverage, now=now, today=today)
+
+
+def _consume(event: CodeEvent, *, verified, coverage, now: datetime, today) -> VerificationResult:
+    # Redis SET NX decides the race between counters; the partial unique index backs it up if Redis forgets.
+    marker = USED_MARKER_PREFIX + event.subject
+    remaining = verified.expires_at + CLOCK_SKEW - int(now.timestamp()) + 1
+    if not cache.add(marker, event.institution.code, timeout=max(remaining, 1)):
+        return _record(event, EcodeErrorCode.ALREADY_USED, verified=verified, on_date=today)
+    institution = event.institution
+    event.result = OK
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+            _notify(
+                person=event.person,
+                event="ecode_used",
+                context={
+                    "institution_name": institution.name,
+                    "institution_code": institution.code,
+                    "used_at": now.isoformat(),
+                    "scene": institution.kind,
+                },
+            )
+    except IntegrityError:
+        event.pk = None
+        if (
+            event.request_no
+            and CodeEvent.objects.filter(institution=institution, request_no=event.request_no).exists()
+        ):
+            cache.delete(marker)  # this code was not used after all
+            return _replay(event, kind=event.kind, subject=event.subject, on_date=today)
+        return _record(event, EcodeErrorCode.ALREADY_USED, verified=verified, on_date=today)
+    except BaseException:
+        cache.delete(marker)
+        raise
+    return _result(event, verified=verified, coverage=coverage)
+
+
+def ecode_verify(
+    *,
+    token: str,
+    operator,
+    request_no: str | None = None,
+    now: datetime | None = None,
+    api_key=None,
+    institution_code: str | None = None,
+) -> VerificationResult:
+    """Check a scanned code for the operator's institution and record the check; the code stays usable.
+
+    Raises ServiceError only when the operator may not check codes (or a request number is reused for
+    another request); every refusal of the code itself is a result with ``valid=False``, recorded too.
+    """
+    return _check(
+        kind=CodeEventKind.VERIFY,
+        token=token,
+        operator=operator,
+        request_no=request_no,
+        now=now,
+        api_key=api_key,
+        institution_code=institution_code,
+    )
+
+
+def ecode_consume(
+    *,
+    token: str,
+    operator,
+    request_no: str | None = None,
+    now: datetime | None = None,
+    api_key=None,
+    institution_code: str | None = None,
+) -> VerificationResult:
+    """Check a scanned code and use it for settlement, once: of concurrent uses exactly one succeeds and the
+    others get ``already_used``. The result's ``use_id`` is what the settlement refers to."""
+    return _check(
+        kind=CodeEventKind.CONSUME,
+        token=token,
+        operator=operator,
+        request_no=request_no,
+        now=now,
+        api_key=api_key,
+        institution_code=institution_code,
+    )

@@ -1,0 +1,120 @@
+"""Demo filing policies for the demo insured areas, and filings in force for the demo worker and retiree.
+
+Areas without a policy of their own use the default policy (national rules) created by migration 0003.
+Idempotent: existing policies and rules are left as they are (an agency may have edited them), and a person who
+already has a filing in force gets no second one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from accounts.models import User
+
+from .choices import Channel, FilingGroup, FilingStatus
+from .dates import today
+from .models import FilingPolicy, GroupRule
+from .selectors import filing_in_force
+from .services import filing_approve, filing_create_draft, filing_policy_default_ensure, filing_submit
+
+LONG = {
+    FilingGroup.RETIREE: {
+        "materials": ["household_register"],
+        "commitment_allowed": True,
+        "retired_required": True,
+    },
+    FilingGroup.RESIDENT: {"materials": ["residence_proof"], "commitment_allowed": True},
+    FilingGroup.WORKER: {"materials": ["work_proof"], "commitment_allowed": True},
+}
+TEMPORARY = {
+    FilingGroup.REFERRAL: {"materials": ["referral_letter"], "validity_months": 6, "max_validity_months": 12},
+    FilingGroup.EMERGENCY: {"validity_months": 6, "auto_approve": True},
+    FilingGroup.TEMPORARY: {"validity_months": 6, "max_validity_months": 12, "commitment_allowed": True},
+}
+
+
+def _rules(*, wait: int, cuts: dict, **overrides) -> dict:
+    rules = {}
+    for group, values in {**LONG, **TEMPORARY}.items():
+        rule = {**values, "ratio_reduction_points": cuts.get(group, 0)}
+        if group in LONG:
+            rule["min_months_before_change"] = wait
+        rule.update(overrides.get(group, {}))
+        rules[group] = rule
+    return rules
+
+
+R, E, T = FilingGroup.REFERRAL, FilingGroup.EMERGENCY, FilingGroup.TEMPORARY
+# area: (policy fields, group rules)
+POLICIES = {
+    # Harbin: reviewed within 10 working days, six months before a change, generous retroactive filing.
+    "230100": (
+        {"review_deadline_days": 10, "instant_approval": False, "retroactive_days": 180},
+        _rules(wait=6, cuts={R: 10, E: 10, T: 15}),
+    ),
+    # Chengdu: commitment filings approved at once, five working days otherwise.
+    "510100": (
+        {"review_deadline_days": 5, "instant_approval": True, "retroactive_days": 90},
+        _rules(wait=3, cuts={R: 10, E: 10, T: 20}),
+    ),
+    # Shijiazhuang: reviewed within 10 working days.
+    "130100": (
+        {"review_deadline_days": 10, "instant_approval": False, "retroactive_days": 60},
+        _rules(wait=6, cuts={R: 5, E: 5, T: 10}),
+    ),
+    # Baoding: still asks people to pick 1 to 4 institutions; referrals need inpatient care; workers must prove
+    # their work (no commitment).
+    "130600": (
+        {
+            "review_deadline_days": 10,
+            "instant_approval": False,
+            "retroactive_days": 30,
+            "pick_required": True,
+            "max_institutions": 4,
+        },
+        _rules(
+            wait=6,
+            cuts={R: 10, E: 10, T: 15},
+            **{R: {"required_service": "inpatient"}, FilingGroup.WORKER: {"commitment_allowed": False}},
+        ),
+    ),
+    # Shenzhen: instant approval of commitment filings, no retroactive filing, no waiting period.
+    "440300": (
+        {"review_deadline_days": 5, "instant_approval": True, "retroactive_days": 0},
+        _rules(wait=0, cuts={E: 10, T: 15}),
+    ),
+    # Hangzhou: commitment filings approved at once; temporary filings may run up to a year.
+    "330100": (
+        {"review_deadline_days": 5, "instant_approval": True, "retroactive_days": 90},
+        _rules(wait=3, cuts={R: 10, E: 10, T: 20}, **{T: {"max_validity_months": 12}}),
+    ),
+}
+# Demo people who get a filing in force, so the e-code and settlement demos have something to show.
+FILED_GROUPS = (FilingGroup.WORKER, FilingGroup.RETIREE)
+FILED_DAYS_AGO = 30
+
+
+def seed(demo) -> None:
+    filing_policy_default_ensure()
+    for code, (fields, rules) in POLICIES.items():
+        policy, _ = FilingPolicy.objects.get_or_create(region_id=code, defaults=fields)
+        for group, values in rules.items():
+            GroupRule.objects.get_or_create(policy=policy, group=group, defaults=values)
+
+    for group in FILED_GROUPS:
+        person = demo.persons_by_group.get(group)
+        if person is None or filing_in_force(person=person) is not None:
+            continue
+        filing = filing_create_draft(
+            person=person,
+            actor=person.user,
+            group=group,
+            destination=demo.destinations[group],
+            start_date=today() - dt.timedelta(days=FILED_DAYS_AGO),
+            commitment=True,
+            channel=Channel.MINI_PROGRAM,
+        )
+        filing = filing_submit(filing=filing, actor=person.user)
+        if filing.status == FilingStatus.SUBMITTED:
+            reviewer = User.objects.get(username=f"reviewer-{person.insured_region_id}")
+            filing_approve(filing=filing, actor=reviewer)

@@ -1,0 +1,285 @@
+"""Filing reads: the person's filings, the rules that apply, and whether a filing is in force at a counter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from accounts.choices import PersonStatus, Role
+from core.errors import NotFound, ServiceError
+from reference.choices import RegionLevel
+from reference.models import Institution, Region
+
+from .choices import (
+    IN_FORCE_STATUSES,
+    CoverageReason,
+    DocumentKind,
+    FilingGroup,
+    FilingStatus,
+)
+from .dates import today
+from .errors import FilingErrorCode
+from .models import Filing, FilingDocument, FilingInstitution, FilingPolicy, GroupRule
+
+PREVIEW_INSTITUTIONS = 20
+
+
+def region_covers(destination_code: str, region_code: str) -> bool:
+    """Whether the pooling area `region_code` lies in a destination (a pooling area, or a whole province, whose
+    code ends in 0000). Codes alone decide, so callers need not load regions."""
+    if destination_code.endswith("0000"):
+        return region_code[:2] == destination_code[:2]
+    return region_code == destination_code
+
+
+# --- Policies ---
+
+
+def filing_policy_for(*, region: Region | str) -> FilingPolicy:
+    """The policy of an insured pooling area, or the default policy when it has none."""
+    code = region.pk if isinstance(region, Region) else region
+    policies = list(
+        FilingPolicy.objects.filter(Q(region_id=code) | Q(region__isnull=True)).prefetch_related("rules")
+    )
+    own = next((p for p in policies if p.region_id == code), None)
+    if own is not None:
+        return own
+    default = next((p for p in policies if p.region_id is None), None)
+    if default is None:
+        # Migration 0003 creates it; this only runs if someone removed it.
+        from .services import filing_policy_default_ensure
+
+        default = filing_policy_default_ensure()
+    return default
+
+
+def group_rule_of(*, policy: FilingPolicy, group: str) -> GroupRule | None:
+    """The policy's rule for a group (None: the group is not accepted). Uses prefetched rules when present."""
+    return next((rule for rule in policy.rules.all() if rule.group == group), None)
+
+
+# --- The person's filings ---
+
+
+def _with_details(qs: QuerySet[Filing]) -> QuerySet[Filing]:
+    return qs.select_related("destination__parent", "insured_region__parent").prefetch_related(
+        Prefetch("picks", queryset=FilingInstitution.objects.select_related("institution__region")),
+        Prefetch("documents", queryset=FilingDocument.objects.order_by("created_at", "id")),
+    )
+
+
+def filings_for_person(*, person) -> QuerySet[Filing]:
+    """The person's filings, newest first, with what a list shows (a constant number of queries)."""
+    return _with_details(Filing.objects.filter(person=person)).order_by("-created_at", "-id")
+
+
+def filing_get_for_person(*, person, filing_id: int) -> Filing:
+    """One of the person's own filings; another person's filing is reported as not found."""
+    filing = filings_for_person(person=person).filter(pk=filing_id).first()
+    if filing is None:
+        raise NotFound(_("Filing not found."))
+    return filing
+
+
+def document_get_for_person(*, person, filing_id: int, document_id: int) -> FilingDocument:
+    document = (
+        FilingDocument.objects.select_related("filing")
+        .filter(pk=document_id, filing_id=filing_id, filing__person=person)
+        .first()
+    )
+    if document is None:
+        raise NotFound(_("Document not found."))
+    return document
+
+
+def filings_for_reviewer(*, user) -> QuerySet[Filing]:
+    """Filings a staff user may see: a reviewer their own pooling area's, a superuser all, others none."""
+    qs = Filing.objects.all()
+    if user.is_superuser:
+        return qs
+    if getattr(user, "role", None) == Role.REVIEWER and user.region_id:
+        return qs.filter(insured_region_id=user.region_id)
+    return qs.none()
+
+
+# --- In force at a counter ---
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Whether direct settlement applies at one institution, and why (for the counter)."""
+
+    filing: Filing | None
+    applies: bool
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return str(CoverageReason(self.reason).label)
+
+
+def _in_force(*, person, on_date: dt.date) -> list[Filing]:
+    filings = list(
+        Filing.objects.filter(person=person, status__in=IN_FORCE_STATUSES, start_date__lte=on_date)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on_date))
+        .select_related("destination")
+    )
+    # A regular filing speaks for the person before an emergency episode; then the most recent first.
+    filings.sort(key=lambda f: (f.group == FilingGroup.EMERGENCY, -f.start_date.toordinal(), -f.pk))
+    return filings
+
+
+def _picked_here(filings: list[Filing], institution: Institution) -> set[int]:
+    ids = [f.pk for f in filings if f.pick_required]
+    if not ids:
+        return set()
+    return set(
+        FilingInstitution.objects.filter(filing_id__in=ids, institution_id=institution.pk).values_list(
+            "filing_id", flat=True
+        )
+    )
+
+
+def filing_coverage(
+    *, person, institution: Institution, on_date: dt.date | None = None, service: str | None = None
+) -> Coverage:
+    """Whether a filing in force on `on_date` (default today) lets the person settle directly at `institution`,
+    and for `service` when given. At most two queries."""
+    filings = _in_force(person=person, on_date=on_date or today())
+    if not filings:
+        return Coverage(None, False, CoverageReason.NO_FILING.value)
+    here = [f for f in filings if region_covers(f.destination_id, institution.region_id)]
+    if not here:
+        return Coverage(filings[0], False, CoverageReason.OTHER_DESTINATION.value)
+    if not (institution.active and institution.networked):
+        return Coverage(here[0], False, CoverageReason.INSTITUTION_NOT_NETWORKED.value)
+    picked = _picked_here(here, institution)
+    usable = [f for f in here if not f.pick_required or f.pk in picked]
+    if not usable:
+        return Coverage(here[0], False, CoverageReason.INSTITUTION_NOT_PICKED.value)
+    if service and not institution.offers(service):
+        return Coverage(usable[0], False, CoverageReason.SERVICE_NOT_OFFERED.value)
+    return Coverage(usable[0], True, CoverageReason.OK.value)
+
+
+def filing_in_force(
+    *, person, institution: Institution | None = None, on_date: dt.date | None = None
+) -> Filing | None:
+    """The approved filing in force on `on_date` (default today) for the person, in any scheme; with
+    `institution`, only one under which that institution settles directly."""
+    if institution is None:
+        filings = _in_force(person=person, on_date=on_date or today())
+        return filings[0] if filings else None
+    coverage = filing_coverage(person=person, institution=institution, on_date=on_date)
+    return coverage.filing if coverage.applies else None
+
+
+# --- Eligibility and rules before filing ---
+
+
+def destination_problem(*, person, destination: Region) -> tuple[FilingErrorCode, str] | None:
+    """Why a region cannot be this person's destination, or None."""
+    allowed = destination.level == RegionLevel.PROVINCE or destination.is_pooling_area
+    if not allowed:
+        return FilingErrorCode.DESTINATION_NOT_ALLOWED, _(
+            "Choose a prefecture-level city, a municipality or a whole province."
+        )
+    if destination.code[:2] == person.insured_region_id[:2]:
+        return FilingErrorCode.DESTINATION_IN_INSURED_PROVINCE, _(
+            "Cross-provincial filing is for destinations outside your insured province."
+        )
+    return None
+
+
+def eligibility_problems(
+    *, person, group: str, destination: Region, policy: FilingPolicy, rule: GroupRule | None
+) -> list[tuple[FilingErrorCode, str]]:
+    """Every reason the person cannot file for this group and destination (empty: eligible)."""
+    problems: list[tuple[FilingErrorCode, str]] = []
+    if person.status != PersonStatus.ACTIVE:
+        problems.append((FilingErrorCode.PERSON_NOT_ACTIVE, _("Your insurance is not active.")))
+    if rule is None or not rule.accepted:
+        problems.append(
+            (FilingErrorCode.GROUP_NOT_ACCEPTED, _("Your insured area does not accept this group."))
+        )
+    elif rule.retired_required and not person.retired:
+        problems.append(
+            (FilingErrorCode.NOT_RETIRED, _("Only retired people may file as relocated retirees."))
+        )
+    found = destination_problem(person=person, destination=destination)
+    if found:
+        problems.append(found)
+    return problems
+
+
+def region_get(*, code: Region | str, field: str = "destination") -> Region:
+    if isinstance(code, Region):
+        return code
+    region = Region.objects.select_related("parent").filter(code=str(code).strip()).first()
+    if region is None:
+        message = _("Unknown region code.")
+        raise ServiceError(FilingErrorCode.UNKNOWN_REGION, message, fields={field: [message]})
+    return region
+
+
+def filing_rules_preview(*, person, group: str, destination: Region | str) -> dict:
+    """What filing for `group` in `destination` would take for this person, before they file: eligibility with
+    reason codes, materials, commitment, picks, validity, review time, and the networked institutions there."""
+    if group not in FilingGroup.values:
+        raise ServiceError(
+            FilingErrorCode.INVALID_GROUP, _("Unknown group."), fields={"group": [_("Unknown.")]}
+        )
+    destination = region_get(code=destination)
+    policy = filing_policy_for(region=person.insured_region_id)
+    rule = group_rule_of(policy=policy, group=group)
+    problems = eligibility_problems(
+        person=person, group=group, destination=destination, policy=policy, rule=rule
+    )
+    open_filing = (
+        Filing.objects.filter(
+            person=person, scheme=person.scheme, status__in=[FilingStatus.SUBMITTED, FilingStatus.APPROVED]
+        )
+        .exclude(group=FilingGroup.EMERGENCY)
+        .order_by("-created_at")
+        .first()
+        if group != FilingGroup.EMERGENCY
+        else None
+    )
+    networked = Institution.objects.in_region(destination).settling()
+    if rule and rule.required_service:
+        networked = networked.offering(rule.required_service)
+    sample = list(networked.select_related("region").order_by("-level", "code")[:PREVIEW_INSTITUTIONS])
+    long_term = FilingGroup(group).long_term
+    materials = list(rule.materials) if rule else []
+    return {
+        "group": group,
+        "destination": destination.code,
+        "destination_name": destination.full_name,
+        "eligible": not problems,
+        "reasons": [{"code": code.value, "message": message} for code, message in problems],
+        "long_term": long_term,
+        "materials": [{"kind": kind, "label": str(DocumentKind(kind).label)} for kind in materials],
+        "commitment_allowed": bool(rule and rule.commitment_allowed),
+        "pick_required": policy.pick_required,
+        "max_institutions": policy.max_institutions,
+        "required_service": rule.required_service if rule else "",
+        "validity_months": None if long_term or rule is None else rule.validity_months,
+        "max_validity_months": None if long_term or rule is None else rule.max_validity_months,
+        "min_months_before_change": rule.min_months_before_change if rule else 0,
+        "ratio_reduction_points": rule.ratio_reduction_points if rule else 0,
+        "review_deadline_days": policy.review_deadline_days,
+        "instant_approval": bool(
+            rule and (rule.auto_approve or (policy.instant_approval and rule.commitment_allowed))
+        ),
+        "retroactive_days": policy.retroactive_days,
+        "open_filing": (
+            {"id": open_filing.pk, "status": open_filing.status, "destination": open_filing.destination_id}
+            if open_filing
+            else None
+        ),
+        "networked_institutions_count": networked.count(),
+        "networked_institutions": sample,
+    }

@@ -1,0 +1,183 @@
+"""Settlement reads: the rules in force as calculator inputs, settlements a user may see, clearing balances."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db.models import Prefetch, QuerySet, Sum
+from django.utils.translation import gettext as _
+
+from accounts.choices import Role
+from core.errors import NotFound
+
+from . import calculator
+from .choices import CoverageClass
+from .models import (
+    Accumulator,
+    CatalogueItem,
+    ClearingStatement,
+    Policy,
+    Prepayment,
+    Settlement,
+    SettlementLine,
+)
+
+ZERO = Decimal("0.00")
+
+
+def province_code(region_code: str) -> str:
+    """The province of a 6-digit area code (first two digits + 0000)."""
+    return region_code[:2] + "0000"
+
+
+# --- Rules ---
+
+
+def policy_in_force(*, region_code: str, scheme: str, on_date: dt.date) -> Policy | None:
+    """The insured place's policy version in force on `on_date` (the latest effective date not after it, in
+    that year), with its rates, tiers and assistance rules."""
+    return (
+        Policy.objects.filter(
+            region_id=region_code, scheme=scheme, year=on_date.year, effective_from__lte=on_date
+        )
+        .order_by("-effective_from")
+        .prefetch_related("rates", "critical_tiers", "assistance_rules")
+        .first()
+    )
+
+
+def policy_terms(policy: Policy) -> calculator.PolicyTerms:
+    """A policy as the calculator's plain terms (uses prefetched rows when present)."""
+    return calculator.PolicyTerms(
+        rates={
+            (rate.visit_type, rate.institution_level): calculator.Rate(
+                deductible=rate.deductible,
+                fund_ratio=rate.fund_ratio,
+                retiree_fund_ratio=rate.retiree_fund_ratio,
+            )
+            for rate in policy.rates.all()
+        },
+        annual_cap=policy.annual_cap,
+        deductible_per_admission=policy.deductible_per_admission,
+        group_cuts={
+            "temporary": policy.temporary_cut,
+            "referral": policy.referral_cut,
+            "emergency": policy.emergency_cut,
+        },
+        critical_threshold=policy.critical_threshold,
+        critical_tiers=tuple(
+            calculator.Tier(lower=t.lower, ratio=t.ratio) for t in policy.critical_tiers.all()
+        ),
+        critical_cap=policy.critical_cap,
+        assistance={
+            rule.category: calculator.AssistanceTerms(ratio=rule.ratio, annual_cap=rule.annual_cap)
+            for rule in policy.assistance_rules.all()
+        },
+    )
+
+
+def catalogue_entries(*, province: str, codes: Iterable[str]) -> dict[str, calculator.CatalogueEntry]:
+    """The active catalogue items of a treatment province among `codes`, keyed by code."""
+    items = CatalogueItem.objects.filter(catalogue__province_id=province, code__in=set(codes), active=True)
+    return {
+        item.code: calculator.CatalogueEntry(
+            code=item.code,
+            name=item.name,
+            category=item.category,
+            coverage_class=item.coverage_class,
+            first_share_rate=item.effective_first_share if item.coverage_class == CoverageClass.B else ZERO,
+        )
+        for item in items.select_related("catalogue")
+    }
+
+
+def accumulator_for(*, person, year: int, scheme: str) -> Accumulator | None:
+    return Accumulator.objects.filter(person=person, year=year, scheme=scheme).first()
+
+
+# --- Settlements ---
+
+
+def _with_details(qs: QuerySet[Settlement]) -> QuerySet[Settlement]:
+    return qs.select_related("institution__region", "person", "insured_region").prefetch_related(
+        Prefetch("lines", queryset=SettlementLine.objects.order_by("line_no"))
+    )
+
+
+def settlements_visible_to(*, user) -> QuerySet[Settlement]:
+    """A person sees their own settlements; a counter operator its institution's; nobody else any (here)."""
+    qs = Settlement.objects.all()
+    if getattr(user, "role", None) == Role.PERSON and hasattr(user, "person"):
+        return qs.filter(person=user.person)
+    if getattr(user, "role", None) == Role.COUNTER and user.institution_id:
+        return qs.filter(institution_id=user.institution_id)
+    return qs.none()
+
+
+def settlements_list(*, user) -> QuerySet[Settlement]:
+    return _with_details(settlements_visible_to(user=user)).order_by("-settled_at", "-id")
+
+
+def settlement_get(*, user, settlement_id: int) -> Settlement:
+    """One settlement the user may see; any other is reported as not found."""
+    settlement = _with_details(settlements_visible_to(user=user)).filter(pk=settlement_id).first()
+    if settlement is None:
+        raise NotFound(_("Settlement not found."))
+    return settlement
+
+
+def settlements_for_reviewer(*, user) -> QuerySet[Settlement]:
+    """Settlements an admin user may see: a reviewer those of their insured pooling area, a superuser all."""
+    qs = Settlement.objects.all()
+    if user.is_superuser:
+        return qs
+    if getattr(user, "role", None) == Role.REVIEWER and user.region_id:
+        return qs.filter(insured_region_id=user.region_id)
+    return qs.none()
+
+
+# --- Clearing ---
+
+
+def clearing_balances(*, month: dt.date | None = None) -> list[dict]:
+    """For each direction between two provinces: funds cleared on statements, prepaid, and the balance due.
+
+    A positive balance is still owed by the insured (paying) province; a negative one is to be returned to it.
+    """
+    statements = ClearingStatement.objects.all()
+    prepayments = Prepayment.objects.all()
+    if month is not None:
+        statements = statements.filter(month=month)
+        prepayments = prepayments.filter(month=month)
+    rows: dict[tuple[str, str], dict] = defaultdict(lambda: {"cleared": ZERO, "prepaid": ZERO})
+    for row in statements.values("insured_province_id", "treatment_province_id").annotate(
+        s=Sum("fund_total")
+    ):
+        rows[(row["insured_province_id"], row["treatment_province_id"])]["cleared"] += row["s"] or ZERO
+    for row in prepayments.values("payer_province_id", "receiver_province_id").annotate(s=Sum("amount")):
+        rows[(row["payer_province_id"], row["receiver_province_id"])]["prepaid"] += row["s"] or ZERO
+    return [
+        {
+            "payer": payer,
+            "receiver": receiver,
+            "cleared": v["cleared"],
+            "prepaid": v["prepaid"],
+            "balance": v["cleared"] - v["prepaid"],
+        }
+        for (payer, receiver), v in sorted(rows.items())
+    ]
+
+
+def prepaid_for(*, statement: ClearingStatement) -> Decimal:
+    """What the insured province prepaid the treatment province for the statement's month."""
+    return (
+        Prepayment.objects.filter(
+            month=statement.month,
+            payer_province_id=statement.insured_province_id,
+            receiver_province_id=statement.treatment_province_id,
+        ).aggregate(s=Sum("amount"))["s"]
+        or ZERO
+    )

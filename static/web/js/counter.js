@@ -1,0 +1,114 @@
+// The counter page: a scanner gun types the digits and Enter into the focused field; the result is shown
+// without a page load. The camera is used where the browser can read QR codes (BarcodeDetector).
+(function () {
+  "use strict";
+  var form = document.getElementById("scan-form");
+  if (!form) return;
+  var input = form.querySelector("input[name=token]");
+  var result = document.getElementById("result");
+  var state = document.getElementById("scan-state");
+  var busy = false;
+
+  function focusInput() {
+    if (document.activeElement !== input) input.focus({ preventScroll: true });
+  }
+
+  function post(target) {
+    if (busy) return;
+    busy = true;
+    state.textContent = state.getAttribute("data-busy");
+    var data = new FormData(target);
+    fetch(target.action, {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+      headers: { "X-Requested-With": "fetch" },
+    })
+      .then(function (response) {
+        if (response.status === 403 || response.redirected) {
+          window.location.reload();
+          return null;
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        if (html !== null) result.innerHTML = html;
+      })
+      .catch(function () {
+        // Without the script's request the form still works: send it the ordinary way.
+        target.submit();
+      })
+      .then(function () {
+        busy = false;
+        state.textContent = state.getAttribute("data-ready");
+        input.value = "";
+        focusInput();
+      });
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    input.value = input.value.replace(/\s+/g, "");
+    post(form);
+  });
+  document.addEventListener("submit", function (event) {
+    if (event.target && event.target.id === "use-form") {
+      event.preventDefault();
+      post(event.target);
+    }
+  });
+  // The scanner types into whatever has focus: keep it on the field unless a control was clicked.
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("button, a, input, select, textarea, summary, video")) focusInput();
+  });
+  window.addEventListener("focus", focusInput);
+  focusInput();
+
+  // --- Camera scanning ---
+  var camera = document.getElementById("camera");
+  if (!("BarcodeDetector" in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
+  camera.hidden = false;
+  var start = document.getElementById("camera-start");
+  var video = document.getElementById("camera-video");
+  var cameraState = document.getElementById("camera-state");
+  var stream = null;
+
+  function stop() {
+    if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
+    stream = null;
+    video.hidden = true;
+  }
+
+  start.addEventListener("click", function () {
+    if (stream) { stop(); return; }
+    var detector;
+    try {
+      detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    } catch (error) {
+      cameraState.textContent = camera.getAttribute("data-unsupported");
+      return;
+    }
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (media) {
+      stream = media;
+      video.srcObject = media;
+      video.hidden = false;
+      video.play();
+      var scan = function () {
+        if (!stream) return;
+        detector.detect(video).then(function (codes) {
+          var digits = codes.length ? String(codes[0].rawValue).replace(/\s+/g, "") : "";
+          if (/^\d{200,}$/.test(digits)) {
+            stop();
+            input.value = digits;
+            post(form);
+          } else {
+            window.setTimeout(scan, 250);
+          }
+        }).catch(function () { window.setTimeout(scan, 500); });
+      };
+      scan();
+    }).catch(function (error) {
+      cameraState.textContent = String(error && error.message ? error.message : error);
+    });
+  });
+})();

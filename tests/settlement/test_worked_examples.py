@@ -1,0 +1,387 @@
+"""Worked examples settled end to end (e-code use or filing + ID number → settlement_create), with the arithmetic.
+
+Rounding rule (settlement.calculator): each computed money value is rounded once, to the fen, half up; the
+person pays the difference, so the split adds up to the total exactly.
+"""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+
+from accounts.choices import AssistanceCategory
+from filing.dates import today
+from reference.choices import Scheme
+from settlement.models import Accumulator
+from settlement.services import settlement_create, settlement_reverse
+from tests.factories import person_factory
+from tests.settlement import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_adds_up(s):
+    assert s.total == s.self_paid + s.first_share + s.eligible
+    assert s.total == s.basic_fund + s.critical_fund + s.assistance_fund + s.person_pays
+
+
+def test_inpatient_three_protections_pay_91_4_percent():
+    """A low-income resident of Baoding (Hebei, 130600), filed as a long-term resident in Beijing, is discharged
+    from a level-3 Beijing hospital after 20 days (coronary bypass). Basic insurance, critical-illness insurance
+    and medical assistance are settled in one stop and together pay 91.4 % of the bill.
+
+    Baoding's resident policy (demo figures): inpatient deductible at level 3 ¥1,300 per admission, fund ratio
+    55 %; critical illness above ¥12,000 a year, 60 % up to ¥100,000 over it; medical assistance for low-income
+    people 90 % of what remains, up to ¥60,000 a year. Beijing's catalogue: class 乙 first share 10 %.
+
+    Bill (treatment place's catalogue):
+      甲  床位费 20 × 60.00 = 1,200.00        甲  Ⅰ级护理 20 × 26.00 = 520.00
+      甲  重症监护 5 × 510.00 = 2,550.00      甲  冠状动脉旁路移植术 1 × 12,800.00 = 12,800.00
+      甲  体外循环 1 × 4,500.00 = 4,500.00    甲  注射用头孢呋辛钠 60 × 18.50 = 1,110.00
+      甲  心脏彩色多普勒超声 2 × 260.00 = 520.00
+      甲  一次性使用体外循环管路 1 × 8,800.00 = 8,800.00                 class 甲 = 32,000.00
+      乙  人血白蛋白 20 × 450.00 = 9,000.00   (first share 900.00)
+      乙  胸骨闭合器 1 × 7,650.00 = 7,650.00  (first share 765.00)
+      乙  阿托伐他汀钙片 10 × 35.00 = 350.00  (first share 35.00)        class 乙 = 17,000.00, first share 1,700.00
+      丙  特需病房床位费差价 10 × 100.00 = 1,000.00 (self-paid)
+    total                      = 32,000 + 17,000 + 1,000                 = 50,000.00
+    eligible                   = 32,000 + (17,000 − 1,700)              = 47,300.00
+    basic fund                 = (47,300 − 1,300 deductible) × 55 %     = 25,300.00
+    burden in scope            = 47,300 − 25,300                        = 22,000.00
+    critical illness           = (22,000 − 12,000 threshold) × 60 %     =  6,000.00
+    medical assistance         = (22,000 − 6,000) × 90 %                = 14,400.00
+    funds                      = 25,300 + 6,000 + 14,400                = 45,700.00 = 91.4 % of 50,000
+    person pays                = 50,000 − 45,700                        =  4,300.00
+                               = 1,000 (丙) + 1,700 (乙 first share) + 1,600 (10 % of 16,000 left)
+    """
+    f.policy(
+        region_code="130600",
+        scheme=Scheme.RESIDENT,
+        rates={("inpatient", 3): ("1300.00", "0.55", None)},
+        critical_threshold=D("12000.00"),
+        assistance={"low_income": ("0.90", "60000.00")},
+    )
+    bill = [
+        ("250203001", "床位费", "A", "service", 20, "60.00"),
+        ("220000001", "Ⅰ级护理", "A", "service", 20, "26.00"),
+        ("220800001", "重症监护", "A", "service", 5, "510.00"),
+        ("330802010", "冠状动脉旁路移植术", "A", "service", 1, "12800.00"),
+        ("330803001", "体外循环", "A", "service", 1, "4500.00"),
+        ("XJ01DCC038B001", "注射用头孢呋辛钠", "A", "drug", 60, "18.50"),
+        ("220600004", "心脏彩色多普勒超声", "A", "service", 2, "260.00"),
+        ("C0302010010000", "一次性使用体外循环管路", "A", "consumable", 1, "8800.00"),
+        ("XB05AAR044B002", "人血白蛋白", "B", "drug", 20, "450.00"),
+        ("C0207020020000", "胸骨闭合器", "B", "consumable", 1, "7650.00"),
+        ("XC10AAA105A001", "阿托伐他汀钙片", "B", "drug", 10, "35.00"),
+        ("250203099", "特需病房床位费差价", "C", "service", 10, "100.00"),
+    ]
+    for code, name, cls, category, _q, _p in bill:
+        f.catalogue_item(code, name, cls, category=category)
+    person = person_factory(
+        insured_region="130600", scheme=Scheme.RESIDENT, assistance_category=AssistanceCategory.LOW_INCOME
+    )
+    filing = f.filed(person, group="resident", start_date=today() - dt.timedelta(days=40))
+    operator, _key = f.counter()
+
+    settlement, created = settlement_create(
+        operator=operator,
+        visit_type="inpatient",
+        filing_id=filing.pk,
+        id_number=person.id_number,
+        admission_date=today() - dt.timedelta(days=20),
+        discharge_date=today(),
+        items=f.items(*[(code, q, p) for code, _n, _c, _cat, q, p in bill]),
+    )
+
+    assert created
+    assert settlement.total == D("50000.00")
+    assert settlement.self_paid == D("1000.00")
+    assert settlement.first_share == D("1700.00")
+    assert settlement.eligible == D("47300.00")
+    assert settlement.deductible == D("1300.00")
+    assert settlement.ratio == D("0.5500")
+    assert settlement.basic_fund == D("25300.00")
+    assert settlement.critical_fund == D("6000.00")
+    assert settlement.assistance_fund == D("14400.00")
+    assert settlement.fund_total == D("45700.00")
+    assert settlement.person_pays == D("4300.00")
+    assert settlement.fund_ratio == D("0.9140")
+    assert_adds_up(settlement)
+    assert settlement.filing == filing and settlement.code_event is None
+    acc = Accumulator.objects.get(person=person, year=today().year, scheme=Scheme.RESIDENT)
+    assert (
+        acc.deductible_inpatient,
+        acc.basic_fund_paid,
+        acc.critical_fund_paid,
+        acc.assistance_paid,
+        acc.burden,
+    ) == (D("1300.00"), D("25300.00"), D("6000.00"), D("14400.00"), D("22000.00"))
+
+
+def test_chronic_outpatient_visit_uses_the_rest_of_the_yearly_deductible():
+    """An employee of Shijiazhuang's scheme filed in Beijing as a long-term worker, at a level-3 hospital's
+    chronic-disease outpatient (diabetes and hyperlipidaemia). Chronic outpatient: deductible ¥300 once a year,
+    fund ratio 75 %.
+
+    Visit 1 (earlier this year): 甲 二甲双胍缓释片 4 × 30.00 = 120.00, all of it absorbed by the deductible:
+      deductible 120.00, basic 0.00, person pays 120.00; ¥180 of the deductible remain.
+    Visit 2:
+      乙  阿托伐他汀钙片 6 × 35.00 = 210.00, first share 10 % = 21.00, eligible 189.00
+      甲  二甲双胍缓释片 4 × 28.50 = 114.00
+      甲  门诊诊查费 1 × 50.00 = 50.00
+      total 374.00; eligible 189 + 114 + 50 = 353.00
+      deductible = the 180.00 left this year
+      basic = (353.00 − 180.00) × 75 % = 129.75
+      person pays = 374.00 − 129.75 = 244.25 (first share 21.00 + deductible 180.00 + co-pay 43.25)
+    """
+    f.policy(region_code="130100")
+    f.catalogue_item("XC10AAA105A001", "阿托伐他汀钙片", "B")
+    f.catalogue_item("XA10BAA057A010", "二甲双胍缓释片", "A")
+    f.catalogue_item("110200001", "门诊诊查费", "A", category="service")
+    person = person_factory(insured_region="130100")
+    f.filed(person, group="worker")
+    operator, _key = f.counter()
+
+    first, _ = settlement_create(
+        operator=operator,
+        visit_type="chronic_outpatient",
+        visit_date=today(),
+        use_id=f.consumed_use(person, operator),
+        items=f.items(("XA10BAA057A010", 4, "30.00")),
+    )
+    assert (first.deductible, first.basic_fund, first.person_pays) == (D("120.00"), D("0.00"), D("120.00"))
+
+    second, _ = settlement_create(
+        operator=operator,
+        visit_type="chronic_outpatient",
+        visit_date=today(),
+        use_id=f.consumed_use(person, operator),
+        items=f.items(
+            ("XC10AAA105A001", 6, "35.00"), ("XA10BAA057A010", 4, "28.50"), ("110200001", 1, "50.00")
+        ),
+    )
+    assert second.total == D("374.00")
+    assert second.first_share == D("21.00")
+    assert second.eligible == D("353.00")
+    assert second.deductible == D("180.00")
+    assert second.basic_fund == D("129.75")
+    assert second.person_pays == D("244.25")
+    assert_adds_up(second)
+    acc = Accumulator.objects.get(person=person)
+    assert acc.deductible_chronic_outpatient == D("300.00")
+    assert acc.deductible_general_outpatient == D("0.00")
+
+
+def test_class_b_drug_first_share_and_the_one_rounding():
+    """General outpatient at a level-2 Beijing hospital (deductible ¥200 a year, ratio 55 %). Beijing's catalogue
+    takes 10 % first share on class 乙 unless an item says otherwise; this inhaler's is 20 %.
+
+      乙  阿托伐他汀钙片 3 × 35.00 = 105.00, first share 10 % = 10.50, eligible 94.50
+      乙  布地奈德福莫特罗吸入粉雾剂 2 × 228.00 = 456.00, first share 20 % = 91.20, eligible 364.80
+      甲  门诊诊查费 1 × 50.00 = 50.00
+      total 611.00; first share 101.70; eligible 94.50 + 364.80 + 50.00 = 509.30
+      basic = (509.30 − 200.00) × 55 % = 170.115 → 170.12 (rounded once, half up)
+      person pays = 611.00 − 170.12 = 440.88
+    """
+    f.policy()
+    f.catalogue_item("XC10AAA105A001", "阿托伐他汀钙片", "B")
+    f.catalogue_item("XR03AKB106L001", "布地奈德福莫特罗吸入粉雾剂", "B", first_share="0.20")
+    f.catalogue_item("110200001", "门诊诊查费", "A", category="service")
+    person = person_factory()
+    f.filed(person)
+    operator, _key = f.counter(f.hospital(level=2))
+
+    s, _ = settlement_create(
+        operator=operator,
+        visit_type="general_outpatient",
+        visit_date=today(),
+        use_id=f.consumed_use(person, operator),
+        items=f.items(
+            ("XC10AAA105A001", 3, "35.00"), ("XR03AKB106L001", 2, "228.00"), ("110200001", 1, "50")
+        ),
+    )
+    lines = list(s.lines.order_by("line_no"))
+    assert [line.first_share for line in lines] == [D("10.50"), D("91.20"), D("0.00")]
+    assert [line.eligible for line in lines] == [D("94.50"), D("364.80"), D("50.00")]
+    assert (s.total, s.first_share, s.eligible, s.deductible) == (
+        D("611.00"),
+        D("101.70"),
+        D("509.30"),
+        D("200.00"),
+    )
+    assert s.basic_fund == D("170.12")
+    assert s.person_pays == D("440.88")
+    assert_adds_up(s)
+
+
+def test_other_temporary_filer_gets_the_reduced_ratio():
+    """A Chengdu employee filed as 'other temporary' (no referral) in Beijing; the policy cuts 10 points.
+    Inpatient, level 3: deductible ¥1,000, ratio 80 % − 10 = 70 %.
+
+      甲  床位费 7 × 60.00 = 420.00
+      甲  腹腔镜下阑尾切除术 1 × 2,800.00 = 2,800.00
+      甲  注射用头孢呋辛钠 21 × 18.50 = 388.50
+      甲  X线计算机体层(CT)平扫 1 × 220.00 = 220.00
+      total = eligible = 3,828.50
+      basic = (3,828.50 − 1,000.00) × 70 % = 1,979.95   (a long-term filer: × 80 % = 2,262.80)
+      person pays = 3,828.50 − 1,979.95 = 1,848.55
+    """
+    f.policy()
+    bill = [
+        ("250203001", 7, "60.00"),
+        ("331003012", 1, "2800.00"),
+        ("XJ01DCC038B001", 21, "18.50"),
+        ("210300001", 1, "220.00"),
+    ]
+    for code, name in [
+        ("250203001", "床位费"),
+        ("331003012", "腹腔镜下阑尾切除术"),
+        ("XJ01DCC038B001", "注射用头孢呋辛钠"),
+        ("210300001", "X线计算机体层(CT)平扫"),
+    ]:
+        f.catalogue_item(code, name, "A")
+    operator, _key = f.counter()
+    temporary = person_factory()
+    f.filed(temporary, group="temporary")
+    resident = person_factory()
+    f.filed(resident, group="resident")
+
+    kwargs = {
+        "visit_type": "inpatient",
+        "admission_date": today() - dt.timedelta(days=7),
+        "discharge_date": today(),
+        "items": f.items(*bill),
+    }
+    cut, _ = settlement_create(operator=operator, use_id=f.consumed_use(temporary, operator), **kwargs)
+    full, _ = settlement_create(operator=operator, use_id=f.consumed_use(resident, operator), **kwargs)
+
+    assert cut.filing_group == "temporary" and cut.ratio == D("0.7000")
+    assert cut.basic_fund == D("1979.95") and cut.person_pays == D("1848.55")
+    assert full.ratio == D("0.8000") and full.basic_fund == D("2262.80")
+    assert_adds_up(cut)
+
+
+def test_annual_cap_reached_and_critical_illness_takes_over():
+    """A Chengdu employee (cap ¥300,000 a year, inpatient level 3: ¥1,000 per admission, 80 %; critical illness
+    above ¥15,000: 60 % up to ¥100,000 over it, 70 % beyond) has two long admissions this year.
+
+    Admission 1: 甲 350,000.00 eligible
+      basic = (350,000 − 1,000) × 80 % = 279,200.00 (cap left afterwards: 20,800.00)
+      burden = 70,800.00; critical = (70,800 − 15,000) × 60 % = 33,480.00
+    Admission 2: 甲 50,000.00 eligible
+      basic uncapped = (50,000 − 1,000) × 80 % = 39,200.00 → capped at the 20,800.00 left
+      burden = 50,000 − 20,800 = 29,200.00; the year's burden = 70,800 + 29,200 = 100,000.00
+      critical payable this year = (100,000 − 15,000) × 60 % = 51,000.00; already paid 33,480.00 → 17,520.00
+      person pays = 50,000 − 20,800 − 17,520 = 11,680.00
+    """
+    f.policy()
+    f.catalogue_item("331000001", "综合诊疗(按病种)", "A", category="service")
+    person = person_factory()
+    f.filed(person)
+    operator, _key = f.counter()
+    stay = {
+        "visit_type": "inpatient",
+        "admission_date": today() - dt.timedelta(days=30),
+        "discharge_date": today(),
+    }
+
+    first, _ = settlement_create(
+        operator=operator,
+        use_id=f.consumed_use(person, operator),
+        items=f.items(("331000001", 1, "350000.00")),
+        **stay,
+    )
+    assert (first.basic_fund, first.critical_fund) == (D("279200.00"), D("33480.00"))
+
+    second, _ = settlement_create(
+        operator=operator,
+        use_id=f.consumed_use(person, operator),
+        items=f.items(("331000001", 1, "50000.00")),
+        **stay,
+    )
+    assert second.basic_fund == D("20800.00")
+    assert second.details["capped"]["basic"] is True
+    assert second.critical_fund == D("17520.00")
+    assert second.person_pays == D("11680.00")
+    assert_adds_up(second)
+    acc = Accumulator.objects.get(person=person)
+    assert acc.basic_fund_paid == D("300000.00")
+    assert acc.critical_fund_paid == D("51000.00")
+
+
+def test_inpatient_deductible_per_admission_or_once_a_year_by_policy():
+    """Two admissions of ¥5,000 (甲). Per admission (default): 1,000 deductible each time, basic 3,200 twice.
+    Once a year (deductible_per_admission off): the second admission has no deductible: 5,000 × 80 % = 4,000."""
+    f.catalogue_item("331000001", "综合诊疗(按病种)", "A", category="service")
+    operator, _key = f.counter()
+    stay = {
+        "visit_type": "inpatient",
+        "admission_date": today() - dt.timedelta(days=3),
+        "discharge_date": today(),
+        "items": f.items(("331000001", 1, "5000.00")),
+    }
+
+    f.policy()
+    per_admission = person_factory()
+    f.filed(per_admission)
+    f.policy(region_code="510300", deductible_per_admission=False)  # Zigong, Sichuan
+    per_year = person_factory(insured_region="510300")
+    f.filed(per_year)
+
+    results = {}
+    for person in (per_admission, per_year):
+        results[person.pk] = [
+            settlement_create(operator=operator, use_id=f.consumed_use(person, operator), **stay)[0]
+            for _ in range(2)
+        ]
+    assert [(s.deductible, s.basic_fund) for s in results[per_admission.pk]] == [
+        (D("1000.00"), D("3200.00")),
+        (D("1000.00"), D("3200.00")),
+    ]
+    assert [(s.deductible, s.basic_fund) for s in results[per_year.pk]] == [
+        (D("1000.00"), D("3200.00")),
+        (D("0.00"), D("4000.00")),
+    ]
+
+
+def test_reversal_restores_the_accumulators_exactly():
+    """A general-outpatient settlement (甲 500.00: deductible 200.00, basic (500 − 200) × 50 % = 150.00) is
+    reversed the same day: the accumulators return to zero, so the next visit pays the deductible again; a
+    second reversal is refused."""
+    f.policy()
+    f.catalogue_item("XJ01CAA040A001", "阿莫西林胶囊", "A")
+    person = person_factory()
+    f.filed(person)
+    operator, _key = f.counter()
+    visit = {
+        "visit_type": "general_outpatient",
+        "visit_date": today(),
+        "items": f.items(("XJ01CAA040A001", 20, "25.00")),
+    }
+
+    s, _ = settlement_create(operator=operator, use_id=f.consumed_use(person, operator), **visit)
+    assert (s.deductible, s.basic_fund) == (D("200.00"), D("150.00"))
+    acc = Accumulator.objects.get(person=person)
+    assert (acc.deductible_general_outpatient, acc.basic_fund_paid, acc.burden) == (
+        D("200.00"),
+        D("150.00"),
+        D("350.00"),
+    )
+
+    reversed_ = settlement_reverse(settlement_id=s.pk, operator=operator, reason="录入错误")
+    assert reversed_.status == "reversed" and reversed_.reversed_by == operator
+    acc.refresh_from_db()
+    assert (
+        acc.deductible_general_outpatient,
+        acc.basic_fund_paid,
+        acc.critical_fund_paid,
+        acc.assistance_paid,
+        acc.burden,
+    ) == (D("0.00"),) * 5
+
+    again, _ = settlement_create(operator=operator, use_id=f.consumed_use(person, operator), **visit)
+    assert (again.deductible, again.basic_fund) == (D("200.00"), D("150.00"))
+
+    with pytest.raises(Exception) as exc:
+        settlement_reverse(settlement_id=s.pk, operator=operator)
+    assert exc.value.code == "already_reversed"
