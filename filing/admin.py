@@ -581,7 +581,6 @@ class GroupRuleForm(forms.ModelForm):
             "retired_required",
             "auto_approve",
             "required_service",
-            "ratio_reduction_points",
         ]
 
 

@@ -33,10 +33,10 @@ TEMPORARY = {
 }
 
 
-def _rules(*, wait: int, cuts: dict, **overrides) -> dict:
+def _rules(*, wait: int, **overrides) -> dict:
     rules = {}
     for group, values in {**LONG, **TEMPORARY}.items():
-        rule = {**values, "ratio_reduction_points": cuts.get(group, 0)}
+        rule = dict(values)
         if group in LONG:
             rule["min_months_before_change"] = wait
         rule.update(overrides.get(group, {}))
@@ -44,23 +44,23 @@ def _rules(*, wait: int, cuts: dict, **overrides) -> dict:
     return rules
 
 
-R, E, T = FilingGroup.REFERRAL, FilingGroup.EMERGENCY, FilingGroup.TEMPORARY
+R, T = FilingGroup.REFERRAL, FilingGroup.TEMPORARY
 # area: (policy fields, group rules)
 POLICIES = {
     # Harbin: reviewed within 10 working days, six months before a change, generous retroactive filing.
     "230100": (
         {"review_deadline_days": 10, "instant_approval": False, "retroactive_days": 180},
-        _rules(wait=6, cuts={R: 10, E: 10, T: 15}),
+        _rules(wait=6),
     ),
     # Chengdu: commitment filings approved at once, five working days otherwise.
     "510100": (
         {"review_deadline_days": 5, "instant_approval": True, "retroactive_days": 90},
-        _rules(wait=3, cuts={R: 10, E: 10, T: 20}),
+        _rules(wait=3),
     ),
     # Shijiazhuang: reviewed within 10 working days.
     "130100": (
         {"review_deadline_days": 10, "instant_approval": False, "retroactive_days": 60},
-        _rules(wait=6, cuts={R: 5, E: 5, T: 10}),
+        _rules(wait=6),
     ),
     # Baoding: still asks people to pick 1 to 4 institutions; referrals need inpatient care; workers must prove
     # their work (no commitment).
@@ -74,19 +74,18 @@ POLICIES = {
         },
         _rules(
             wait=6,
-            cuts={R: 10, E: 10, T: 15},
             **{R: {"required_service": "inpatient"}, FilingGroup.WORKER: {"commitment_allowed": False}},
         ),
     ),
     # Shenzhen: instant approval of commitment filings, no retroactive filing, no waiting period.
     "440300": (
         {"review_deadline_days": 5, "instant_approval": True, "retroactive_days": 0},
-        _rules(wait=0, cuts={E: 10, T: 15}),
+        _rules(wait=0),
     ),
     # Hangzhou: commitment filings approved at once; temporary filings may run up to a year.
     "330100": (
         {"review_deadline_days": 5, "instant_approval": True, "retroactive_days": 90},
-        _rules(wait=3, cuts={R: 10, E: 10, T: 20}, **{T: {"max_validity_months": 12}}),
+        _rules(wait=3, **{T: {"max_validity_months": 12}}),
     ),
 }
 # Demo people who get a filing in force, so the e-code and settlement demos have something to show.

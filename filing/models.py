@@ -145,12 +145,6 @@ class GroupRule(models.Model):
     required_service = models.CharField(
         _("service the picked institutions must offer"), max_length=20, choices=Service.choices, blank=True
     )
-    ratio_reduction_points = models.PositiveSmallIntegerField(
-        _("reimbursement ratio cut (percentage points)"),
-        default=0,
-        validators=[MaxValueValidator(100)],
-        help_text=_("Applied by settlement under the insured area's policy."),
-    )
 
     class Meta:
         verbose_name = _("group rule")

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.choices import PersonStatus, Role
@@ -269,7 +270,7 @@ def filing_rules_preview(*, person, group: str, destination: Region | str) -> di
         "validity_months": None if long_term or rule is None else rule.validity_months,
         "max_validity_months": None if long_term or rule is None else rule.max_validity_months,
         "min_months_before_change": rule.min_months_before_change if rule else 0,
-        "ratio_reduction_points": rule.ratio_reduction_points if rule else 0,
+        "ratio_reduction_points": ratio_cut_points(person=person, group=group),
         "review_deadline_days": policy.review_deadline_days,
         "instant_approval": bool(
             rule and (rule.auto_approve or (policy.instant_approval and rule.commitment_allowed))
@@ -283,3 +284,13 @@ def filing_rules_preview(*, person, group: str, destination: Region | str) -> di
         "networked_institutions_count": networked.count(),
         "networked_institutions": sample,
     }
+
+
+def ratio_cut_points(*, person, group: str) -> int:
+    # The cut belongs to the insured place's settlement policy (versioned per scheme and year); filing only
+    # explains it before the person files.
+    from settlement.selectors import group_ratio_cut_points
+
+    return group_ratio_cut_points(
+        region_code=person.insured_region_id, scheme=person.scheme, group=group, on_date=timezone.localdate()
+    )

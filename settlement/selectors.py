@@ -181,3 +181,24 @@ def prepaid_for(*, statement: ClearingStatement) -> Decimal:
         ).aggregate(s=Sum("amount"))["s"]
         or ZERO
     )
+
+
+def group_ratio_cut_points(*, region_code: str, scheme: str, group: str, on_date: dt.date) -> int:
+    """How many percentage points the insured place's policy cuts the fund ratio for a filing group (0 when
+    no policy is in force). The settlement policy is the one source of these cuts; filing shows them."""
+    policy = (
+        Policy.objects.filter(
+            region_id=region_code, scheme=scheme, year=on_date.year, effective_from__lte=on_date
+        )
+        .order_by("-effective_from")
+        .only("temporary_cut", "referral_cut", "emergency_cut")
+        .first()
+    )
+    if policy is None:
+        return 0
+    cut = {
+        "temporary": policy.temporary_cut,
+        "referral": policy.referral_cut,
+        "emergency": policy.emergency_cut,
+    }
+    return int((cut.get(group) or 0) * 100)

@@ -23,7 +23,11 @@ def _migration_data(request):
     if _is_transactional(request):
         from django.apps import apps
 
+        from django.contrib.contenttypes.models import ContentType
+
         request.getfixturevalue("django_db_setup")
+        # The flush that ended the previous transactional test recreated content types under new ids.
+        ContentType.objects.clear_cache()
         with request.getfixturevalue("django_db_blocker").unblock():
             if not apps.get_model("reference", "Region").objects.exists():
                 for module, function in MIGRATION_DATA:

@@ -407,7 +407,7 @@ def _group_policy_rows(person):
                 "accepted": bool(rule and rule.accepted),
                 "commitment": bool(rule and rule.commitment_allowed),
                 "retired_only": bool(rule and rule.retired_required),
-                "reduction": rule.ratio_reduction_points if rule else 0,
+                "reduction": filing_selectors.ratio_cut_points(person=person, group=value),
             }
         )
     return rows

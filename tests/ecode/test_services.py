@@ -283,7 +283,7 @@ def test_a_failed_use_does_not_burn_the_code(credential, operator):
     assert ecode_consume(token=fresh, operator=operator, request_no="B").valid
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_of_many_concurrent_uses_exactly_one_wins():
     credential = credential_factory()
     operators = [counter(region_code="110000")[0] for _ in range(3)]

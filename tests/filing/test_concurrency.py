@@ -51,7 +51,7 @@ def run_together(*calls):
     return results
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("instant", [False, True])
 def test_two_parallel_submissions_give_one_filing_and_one_clear_error(committed_db, instant):
     policy(instant_approval=instant)
@@ -71,7 +71,7 @@ def test_two_parallel_submissions_give_one_filing_and_one_clear_error(committed_
     assert Filing.objects.filter(person=person, status=FilingStatus.DRAFT).count() == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_same_draft_submitted_twice_at_once_is_submitted_once(committed_db):
     policy(instant_approval=False)
     person = person_factory(insured_region="510100")

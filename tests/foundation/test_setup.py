@@ -114,3 +114,7 @@ def test_api_schema_and_docs_are_served(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn.jsdelivr" not in docs.content
+    # The page's own script is served as a file: the Content-Security-Policy forbids inline scripts.
+    assert b"<script>" not in docs.content
+    script = client.get("/api/docs/", {"script": ""})
+    assert script.status_code == 200 and b"SwaggerUIBundle" in script.content
