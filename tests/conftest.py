@@ -13,8 +13,10 @@ MIGRATION_DATA = [
 
 def _is_transactional(request) -> bool:
     marker = request.node.get_closest_marker("django_db")
-    return "transactional_db" in request.fixturenames or "live_server" in request.fixturenames or bool(
-        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    return (
+        "transactional_db" in request.fixturenames
+        or "live_server" in request.fixturenames
+        or bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
     )
 
 
@@ -22,7 +24,6 @@ def _is_transactional(request) -> bool:
 def _migration_data(request):
     if _is_transactional(request):
         from django.apps import apps
-
         from django.contrib.contenttypes.models import ContentType
 
         request.getfixturevalue("django_db_setup")

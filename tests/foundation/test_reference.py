@@ -101,4 +101,6 @@ def test_shipped_data_files_pass_their_checks():
     spec.loader.exec_module(module)
     regions_path = DATA_DIR / "regions.csv"
     assert module.check_regions(regions_path) == []
-    assert module.check_institutions(DATA_DIR / "demo_institutions.csv", module.load_regions(regions_path)) == []
+    assert (
+        module.check_institutions(DATA_DIR / "demo_institutions.csv", module.load_regions(regions_path)) == []
+    )

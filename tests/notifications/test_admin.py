@@ -48,7 +48,10 @@ def test_retry_action_sends_a_failed_delivery(
 def test_retry_action_skips_sent_deliveries(admin_client, failed_sms, outbox):
     wechat = Delivery.objects.get(channel="wechat")
     response = admin_client.post(
-        DELIVERIES, {"action": "retry", "_selected_action": [wechat.pk]}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+        DELIVERIES,
+        {"action": "retry", "_selected_action": [wechat.pk]},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
     )
 
     assert "only failed or pending ones can be retried" in response.content.decode()
