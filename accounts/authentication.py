@@ -51,5 +51,6 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("The institution is not active."))
         now = timezone.now()
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+            api_key.last_used_at = now
             type(api_key).objects.filter(pk=api_key.pk).update(last_used_at=now)
         return api_key.operator, api_key

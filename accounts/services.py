@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -222,6 +223,8 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, key: ApiKey, actor=None, reason: str = "") -> ApiKey:
+    api_key_cache_clear()
+    transaction.on_commit(api_key_cache_clear)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
@@ -236,14 +239,32 @@ def api_key_revoke(*, key: ApiKey, actor=None, reason: str = "") -> ApiKey:
     return key
 
 
+# Counter terminals call on every scan: a key found valid is remembered in this process for a few seconds, so
+# the hot path skips the lookup query. A revocation through api_key_revoke forgets it here at once; other
+# processes stop accepting it within API_KEY_CACHE_SECONDS.
+API_KEY_CACHE_SECONDS = 5.0
+_api_key_cache: dict[str, tuple[float, ApiKey]] = {}
+
+
 def api_key_lookup(clear: str) -> ApiKey | None:
     parts = clear.split("_", 2)  # the secret (token_urlsafe) may itself contain "_"
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         return None
+    key_hash = AuthToken.hash(clear)
+    cached = _api_key_cache.get(key_hash)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
     key = ApiKey.objects.select_related("operator__institution").filter(prefix=parts[1]).first()
-    if key is None or not secrets.compare_digest(key.key_hash, AuthToken.hash(clear)):
+    if key is None or not secrets.compare_digest(key.key_hash, key_hash):
         return None
+    if len(_api_key_cache) > 10_000:
+        _api_key_cache.clear()
+    _api_key_cache[key_hash] = (time.monotonic() + API_KEY_CACHE_SECONDS, key)
     return key
+
+
+def api_key_cache_clear() -> None:
+    _api_key_cache.clear()
 
 
 @transaction.atomic

@@ -44,6 +44,10 @@ def _clear_cache(request):
         from django.core.cache import cache
 
         cache.clear()
+        from accounts.services import api_key_cache_clear
+
+        # Keys remembered by this process belong to rows that the previous test's rollback removed.
+        api_key_cache_clear()
     yield
 
 

@@ -86,10 +86,12 @@ def test_counter_terminal_authenticates_with_its_api_key_and_cannot_read_person_
     assert response.json()["code"] == "permission_denied"
 
 
-def test_revoked_api_key_is_refused(counter_client):
+def test_revoked_api_key_is_refused_at_once_even_after_recent_use(counter_client):
     operator, key = counter_with_key()
+    client = counter_client(key)
+    assert client.get("/api/v1/institutions/").status_code == 200  # the key is now remembered by this process
     api_key_revoke(key=ApiKey.objects.get(operator=operator))
-    response = counter_client(key).get("/api/v1/institutions/")
+    response = client.get("/api/v1/institutions/")
     assert response.status_code == 401
 
 
