@@ -101,6 +101,55 @@ class ImportFailed(ServiceError):
         self.result = result
 
 
+def csv_rows_validate(
+    *, data: str | bytes, columns: list[str], validate_row
+) -> tuple[list[dict], ImportResult]:
+    """Decode a CSV upload and validate every row with `validate_row(line, row) -> (values, errors)`.
+
+    Returns the parsed rows, or raises ImportFailed listing every bad row (codes repeated within the file
+    included) so that the caller saves all rows or none. Line numbers count the header as line 1, as
+    spreadsheets do.
+    """
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ServiceError("invalid_encoding", _("The file must be UTF-8 encoded CSV.")) from None
+    data = data.lstrip("\ufeff")
+    rows = read_data_csv(data)
+    if not rows:
+        raise ServiceError("empty_file", _("The file has no rows."))
+    missing = [c for c in columns if c not in rows[0]]
+    if missing:
+        raise ServiceError(
+            "missing_columns",
+            _("Missing columns: %(columns)s") % {"columns": ", ".join(missing)},
+            fields={"columns": missing},
+        )
+    result = ImportResult()
+    parsed: list[dict] = []
+    seen: dict[str, int] = {}
+    first_line = 2 + sum(1 for line in data.splitlines() if line.startswith("#"))
+    for offset, row in enumerate(rows):
+        line = first_line + offset
+        values, errors = validate_row(line, row)
+        if values["code"] in seen:
+            errors.append(
+                RowError(
+                    line,
+                    "code",
+                    "duplicate_code",
+                    _("The code repeats line %(line)d.") % {"line": seen[values["code"]]},
+                )
+            )
+        seen.setdefault(values["code"], line)
+        result.errors.extend(errors)
+        parsed.append(values)
+    if result.errors:
+        raise ImportFailed(result)
+    return parsed, result
+
+
 def _parse_bool(value: str) -> bool | None:
     value = (value or "").strip().lower()
     if value in _TRUE:
@@ -163,44 +212,13 @@ def _validate_row(line: int, row: dict[str, str], regions: dict[str, Region]) ->
 
 def institutions_import(*, data: str | bytes, dry_run: bool = False) -> ImportResult:
     """Create or update institutions from CSV; all rows or none. Raises ImportFailed listing every bad row."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ServiceError("invalid_encoding", _("The file must be UTF-8 encoded CSV.")) from None
-    rows = read_data_csv(data.lstrip("\ufeff"))
-    if not rows:
-        raise ServiceError("empty_file", _("The file has no rows."))
-    missing = [c for c in INSTITUTION_COLUMNS if c not in rows[0]]
-    if missing:
-        raise ServiceError(
-            "missing_columns",
-            _("Missing columns: %(columns)s") % {"columns": ", ".join(missing)},
-            fields={"columns": missing},
-        )
     regions = {r.code: r for r in Region.objects.all()}
-    result = ImportResult()
-    parsed: list[dict] = []
-    seen: dict[str, int] = {}
-    # Line numbers count the header as line 1, as spreadsheets do.
-    first_line = 2 + sum(1 for line in data.splitlines() if line.startswith("#"))
-    for offset, row in enumerate(rows):
-        line = first_line + offset
-        values, errors = _validate_row(line, row, regions)
-        if values["code"] in seen:
-            errors.append(
-                RowError(
-                    line,
-                    "code",
-                    "duplicate_code",
-                    _("The code repeats line %(line)d.") % {"line": seen[values["code"]]},
-                )
-            )
-        seen.setdefault(values["code"], line)
-        result.errors.extend(errors)
-        parsed.append(values)
-    if result.errors:
-        raise ImportFailed(result)
+    parsed, result = csv_rows_validate(
+        data=data,
+        columns=INSTITUTION_COLUMNS,
+        validate_row=lambda line, row: _validate_row(line, row, regions),
+    )
+    seen = [values["code"] for values in parsed]
 
     with transaction.atomic():
         existing = {i.code: i for i in Institution.objects.select_for_update().filter(code__in=seen)}

@@ -22,7 +22,7 @@ from accounts.services import person_get_by_id_number
 from core.audit import audit_record
 from core.errors import NotFound, ServiceError
 from reference.models import Region
-from reference.services import ImportFailed, ImportResult, RowError, read_data_csv
+from reference.services import ImportResult, RowError, csv_rows_validate
 
 from . import calculator
 from .choices import (
@@ -651,49 +651,17 @@ def catalogue_import(
             _("Choose a province-level region."),
             fields={"province": [_("Not a province.")]},
         )
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ServiceError("invalid_encoding", _("The file must be UTF-8 encoded CSV.")) from None
-    data = data.lstrip("\ufeff")
-    rows = read_data_csv(data)
-    if not rows:
-        raise ServiceError("empty_file", _("The file has no rows."))
-    missing = [c for c in ("code", "name", "category", "coverage_class") if c not in rows[0]]
-    if missing:
-        raise ServiceError(
-            "missing_columns",
-            _("Missing columns: %(columns)s") % {"columns": ", ".join(missing)},
-            fields={"columns": missing},
-        )
-    result = ImportResult()
-    parsed: list[dict] = []
-    seen: dict[str, int] = {}
-    first_line = 2 + sum(1 for line in data.splitlines() if line.startswith("#"))
-    for offset, row in enumerate(rows):
-        line = first_line + offset
-        values, errors = _catalogue_row(line, row)
-        if values["code"] in seen:
-            errors.append(
-                RowError(
-                    line,
-                    "code",
-                    "duplicate_code",
-                    _("The code repeats line %(line)d.") % {"line": seen[values["code"]]},
-                )
-            )
-        seen.setdefault(values["code"], line)
-        result.errors.extend(errors)
-        parsed.append(values)
-    if result.errors:
-        raise ImportFailed(result)
+    parsed, result = csv_rows_validate(
+        data=data, columns=["code", "name", "category", "coverage_class"], validate_row=_catalogue_row
+    )
 
     with transaction.atomic():
         catalogue, _created = Catalogue.objects.get_or_create(province=region)
         existing = {
             i.code: i
-            for i in CatalogueItem.objects.select_for_update().filter(catalogue=catalogue, code__in=seen)
+            for i in CatalogueItem.objects.select_for_update().filter(
+                catalogue=catalogue, code__in=[v["code"] for v in parsed]
+            )
         }
         to_create, to_update = [], []
         for values in parsed:
