@@ -240,8 +240,9 @@ def api_key_revoke(*, key: ApiKey, actor=None, reason: str = "") -> ApiKey:
 
 
 # Counter terminals call on every scan: a key found valid is remembered in this process for a few seconds, so
-# the hot path skips the lookup query. A revocation through api_key_revoke forgets it here at once; other
-# processes stop accepting it within API_KEY_CACHE_SECONDS.
+# the hot path skips the lookup query. Saving a key, a user or an institution (a revocation, a deactivation)
+# forgets every remembered key in that process at once (AccountsConfig.ready); other processes stop accepting
+# it within API_KEY_CACHE_SECONDS.
 API_KEY_CACHE_SECONDS = 5.0
 _api_key_cache: dict[str, tuple[float, ApiKey]] = {}
 

@@ -237,6 +237,11 @@ def institutions_import(*, data: str | bytes, dry_run: bool = False) -> ImportRe
                 to_update, [c for c in INSTITUTION_COLUMNS if c not in ("code", "region_code")] + ["region"]
             )
         result.created, result.updated = len(to_create), len(to_update)
+    if not dry_run:
+        from accounts.services import api_key_cache_clear
+
+        # bulk_update sends no signals: an institution switched off here must stop its terminals at once.
+        api_key_cache_clear()
     return result
 
 

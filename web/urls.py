@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", views.sign_out, name="logout"),
     path("language/", views.language, name="language"),
     path("me/", views.me, name="me"),
+    path("settlements/", views.settlements, name="settlements"),
     path("notices/", views.notices, name="notices"),
     path("notices/read-all/", views.notices_read_all, name="notices-read-all"),
     path("notices/<int:notice_id>/", views.notice_detail, name="notice"),

@@ -33,6 +33,7 @@ from filing.choices import DocumentKind, FilingStatus
 from notifications import services as notification_services
 from notifications.selectors import inbox_for_person, unread_count
 from reference.choices import Scheme
+from settlement.selectors import settlements_list
 
 from .access import counter_required, person_of, person_required
 from .forms import CancelForm, DocumentForm, ScanForm, SignInForm
@@ -188,6 +189,19 @@ def me(request):
             "person": person,
             "scheme_label": Scheme(person.scheme).label,
         },
+    )
+
+
+# --- Settlements ---
+
+
+@person_required
+def settlements(request):
+    """The person's direct settlements, newest first, with what each fund paid and what they paid."""
+    return render(
+        request,
+        "web/settlements.html",
+        {"tab": "me", "settlements": list(settlements_list(user=request.user)[:100])},
     )
 
 

@@ -23,7 +23,7 @@ from .factories import DESTINATION, INSURED, beijing_hospitals, chengdu_policy, 
 
 pytestmark = pytest.mark.django_db
 
-PERSON_PAGES = ["/", "/me/", "/notices/", "/ecode/", "/filings/", "/filings/new/group/"]
+PERSON_PAGES = ["/", "/me/", "/notices/", "/ecode/", "/filings/", "/filings/new/group/", "/settlements/"]
 
 
 @pytest.fixture
