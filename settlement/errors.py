@@ -17,6 +17,7 @@ class SettlementErrorCode(str, Enum):
     USE_ALREADY_SETTLED = "use_already_settled"
     REQUEST_NO_CONFLICT = "request_no_conflict"
     ALREADY_REVERSED = "already_reversed"
+    LATER_SETTLEMENT_EXISTS = "later_settlement_exists"
     REVERSAL_WRONG_INSTITUTION = "reversal_wrong_institution"
     REVERSAL_NOT_SAME_DAY = "reversal_not_same_day"
     SETTLEMENT_NOT_FOUND = "settlement_not_found"

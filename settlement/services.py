@@ -521,7 +521,9 @@ def _supervise_later(settlement_id: int) -> None:
 def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Settlement:
     """Reverse (冲正) a settlement on the day it was made, by a counter of the institution that made it.
 
-    The accumulators lose exactly what the settlement added; a second reversal is refused.
+    The accumulators lose exactly what the settlement added; a second reversal is refused. Later settlements
+    of the same person and year were computed on top of this one (deductible, caps, tiers), so they must be
+    reversed first, newest first.
     """
     settlement = Settlement.objects.select_related("institution", "person").filter(pk=settlement_id).first()
     if settlement is None or settlement.institution_id != operator.institution_id:
@@ -545,6 +547,19 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
         if settlement.status != SettlementStatus.SETTLED:
             raise _refuse(
                 SettlementErrorCode.ALREADY_REVERSED, _("This settlement is already reversed."), status=409
+            )
+        later = Settlement.objects.filter(
+            person_id=settlement.person_id,
+            scheme=settlement.scheme,
+            visit_date__year=settlement.visit_date.year,
+            status=SettlementStatus.SETTLED,
+            settled_at__gt=settlement.settled_at,
+        )
+        if later.exists():
+            raise _refuse(
+                SettlementErrorCode.LATER_SETTLEMENT_EXISTS,
+                _("This person has later settlements computed on top of this one: reverse them first."),
+                status=409,
             )
         _apply_deltas(acc, settlement.visit_type, settlement.details["deltas"], -1)
         settlement.status = SettlementStatus.REVERSED

@@ -263,6 +263,18 @@ def test_reverse_same_day_by_the_same_institution(setup, counter_client):
     assert again.status_code == 409 and again.json()["code"] == "already_reversed"
 
 
+def test_reversal_goes_newest_first_so_later_settlements_stay_right(setup, counter_client):
+    person, operator, key = setup
+    client = counter_client(key)
+    first = client.post(URL, outpatient(f.consumed_use(person, operator)), format="json").json()
+    second = client.post(URL, outpatient(f.consumed_use(person, operator)), format="json").json()
+    refused = client.post(f"{URL}{first['id']}/reverse", {}, format="json")
+    assert refused.status_code == 409 and refused.json()["code"] == "later_settlement_exists"
+    assert Settlement.objects.get(pk=first["id"]).status == "settled"
+    assert client.post(f"{URL}{second['id']}/reverse", {}, format="json").status_code == 200
+    assert client.post(f"{URL}{first['id']}/reverse", {}, format="json").status_code == 200
+
+
 def test_reverse_on_a_later_day_is_refused(setup, counter_client):
     person, operator, key = setup
     created = (

@@ -97,7 +97,9 @@ def test_concurrent_settlements_and_reversals_leave_the_sum_of_the_survivors():
 
     early = [settle() for _ in range(3)]
     uses = [f.consumed_use(person, operator) for _ in range(3)]
-    jobs = [lambda s=s: settlement_reverse(settlement_id=s.pk, operator=operator) for s in early]
+    # Only the newest settlement may be reversed; racing new ones, the reversal either lands first or is
+    # refused because a later settlement now stands on top of it.
+    jobs = [lambda s=early[-1]: settlement_reverse(settlement_id=s.pk, operator=operator)]
     jobs += [
         lambda u=u: settlement_create(
             operator=operator,
@@ -109,9 +111,9 @@ def test_concurrent_settlements_and_reversals_leave_the_sum_of_the_survivors():
         for u in uses
     ]
     _results, errors = run_together(jobs)
-    assert errors == []
+    assert set(errors) <= {"later_settlement_exists"} and len(errors) <= 1
     alive = Settlement.objects.filter(person=person, status="settled")
-    assert alive.count() == 3
+    assert alive.count() == 6 - (1 - len(errors))
     acc = Accumulator.objects.get(person=person)
     assert acc.deductible_general_outpatient == sum(s.deductible for s in alive)
     assert acc.basic_fund_paid == sum(s.basic_fund for s in alive)
