@@ -28,7 +28,13 @@ from .dates import today
 from .documents import document_file_response
 from .models import Filing, FilingPolicy, GroupRule, Holiday
 from .selectors import filings_for_reviewer
-from .services import filing_approve, filing_policy_record_change, filing_reject, filing_revoke
+from .services import (
+    document_open_by_reviewer,
+    filing_approve,
+    filing_policy_record_change,
+    filing_reject,
+    filing_revoke,
+)
 
 # Common reasons for rejection with the hint the person gets on how to fix it.
 REJECT_REASONS = {
@@ -509,6 +515,7 @@ class FilingAdmin(admin.ModelAdmin):
         document = filing.documents.filter(pk=document_id).first() if filing else None
         if document is None:
             raise Http404
+        document_open_by_reviewer(document=document, actor=request.user)
         return document_file_response(document, as_attachment=False)
 
     @admin.action(description=_("Approve selected filings"), permissions=["change"])

@@ -1038,6 +1038,20 @@ def document_add(*, filing: Filing, actor, upload, kind: str) -> FilingDocument:
     return document
 
 
+def document_open_by_reviewer(*, document: FilingDocument, actor) -> FilingDocument:
+    """Record that a reviewer opened a person's supporting document: access to personal material is audited.
+
+    The event names the document (not the filing), so the person's status timeline stays about decisions.
+    """
+    audit_record(
+        actor=actor,
+        action="filing.document_opened",
+        target=document,
+        data={"filing": document.filing_id, "kind": document.kind},
+    )
+    return document
+
+
 @transaction.atomic
 def document_remove(*, document: FilingDocument, actor) -> None:
     """Remove a document from a draft; the file is deleted once the removal is committed."""

@@ -3,6 +3,7 @@
 import pytest
 from django.test import Client
 
+from core.audit import audit_history
 from core.models import AuditEvent
 from filing.choices import FilingStatus
 from filing.models import Filing, FilingPolicy
@@ -123,6 +124,10 @@ def test_reviewer_previews_a_document_of_their_area(browser, person):
     outsider = Client()
     outsider.force_login(reviewer("230100"))
     assert outsider.get(f"{QUEUE}{filing.pk}/documents/{document.pk}/").status_code == 404
+    # Who opened a person's material is on record; the refused attempt left nothing to record.
+    opened = audit_history(document).filter(action="filing.document_opened")
+    assert opened.count() == 1
+    assert opened.get().data == {"filing": filing.pk, "kind": "residence_proof"}
 
 
 def test_approve_from_the_change_page(browser, clerk, person):
