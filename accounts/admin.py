@@ -3,12 +3,20 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import ServiceError
+from core.validators import validate_id_number, validate_phone
 from reference.choices import Scheme
 
 from .choices import Role
 from .models import ApiKey, InsuredPerson, User
-from .services import api_key_create, api_key_revoke, id_number_hash, person_create, phone_hash
+from .services import (
+    api_key_create,
+    api_key_revoke,
+    id_number_hash,
+    person_create,
+    person_get_by_id_number,
+    person_get_by_phone,
+    phone_hash,
+)
 
 
 @admin.register(User)
@@ -26,9 +34,23 @@ class UserAdmin(BaseUserAdmin):
 
 
 class PersonCreationForm(forms.ModelForm):
+    """Registers a person through `person_create`; bad or already registered numbers are shown on the field."""
+
     name = forms.CharField(label=_("name"), max_length=60)
     id_number = forms.CharField(label=_("ID number"), max_length=18)
     phone = forms.CharField(label=_("mobile phone"), max_length=20)
+
+    def clean_id_number(self):
+        id_number = validate_id_number(self.cleaned_data["id_number"])
+        if person_get_by_id_number(id_number) is not None:
+            raise forms.ValidationError(_("This ID number is already registered."), code="duplicate_id_number")
+        return id_number
+
+    def clean_phone(self):
+        phone = validate_phone(self.cleaned_data["phone"])
+        if person_get_by_phone(phone) is not None:
+            raise forms.ValidationError(_("This phone number is already registered."), code="duplicate_phone")
+        return phone
 
     class Meta:
         model = InsuredPerson
@@ -111,22 +133,19 @@ class InsuredPersonAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
+        # The form has validated the numbers and their uniqueness; the service registers and audits.
         data = form.cleaned_data
-        try:
-            created = person_create(
-                name=data["name"],
-                id_number=data["id_number"],
-                phone=data["phone"],
-                insured_region=data["insured_region"],
-                scheme=data["scheme"] or Scheme.EMPLOYEE,
-                retired=data["retired"],
-                employer=data.get("employer", ""),
-                assistance_category=data.get("assistance_category", ""),
-                actor=request.user,
-            )
-        except ServiceError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            raise forms.ValidationError(exc.message) from exc
+        created = person_create(
+            name=data["name"],
+            id_number=data["id_number"],
+            phone=data["phone"],
+            insured_region=data["insured_region"],
+            scheme=data["scheme"] or Scheme.EMPLOYEE,
+            retired=data["retired"],
+            employer=data.get("employer", ""),
+            assistance_category=data.get("assistance_category", ""),
+            actor=request.user,
+        )
         obj.pk = created.pk
         obj._state.adding = False
 

@@ -1,7 +1,9 @@
 import pytest
 from django.test import Client
 
-from tests.factories import PASSWORD, ReviewerFactory, person_factory
+from accounts.models import InsuredPerson
+from core.audit import audit_history
+from tests.factories import PASSWORD, ReviewerFactory, make_id_number, person_factory
 
 pytestmark = pytest.mark.django_db
 
@@ -44,3 +46,51 @@ def test_reviewer_cannot_manage_users_or_keys():
     client = _admin_client(reviewer)
     assert client.get("/admin/accounts/user/").status_code == 403
     assert client.get("/admin/accounts/apikey/").status_code == 403
+
+
+def _admin():
+    from accounts.models import User
+
+    admin = User.objects.create_superuser("root", password=PASSWORD, role="admin")
+    return _admin_client(admin)
+
+
+def _registration(**overrides):
+    data = {
+        "name": "王小明",
+        "id_number": make_id_number("510104", "19850315"),
+        "phone": "13712345678",
+        "insured_region": "510100",
+        "scheme": "employee",
+        "assistance_category": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_admin_registration_shows_bad_numbers_on_their_fields_and_saves_nothing():
+    client = _admin()
+    response = client.post(
+        "/admin/accounts/insuredperson/add/", _registration(id_number="110105194912310021", phone="12345")
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert set(errors) == {"id_number", "phone"}
+    assert not InsuredPerson.objects.exists()
+
+
+def test_admin_registration_refuses_a_registered_id_number_and_creates_a_new_person():
+    client = _admin()
+    existing = person_factory(insured_region="510100")
+    response = client.post(
+        "/admin/accounts/insuredperson/add/",
+        _registration(id_number=existing.id_number),
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["id_number"] == ["This ID number is already registered."]
+    created = client.post("/admin/accounts/insuredperson/add/", _registration())
+    assert created.status_code == 302
+    person = InsuredPerson.objects.exclude(pk=existing.pk).get()
+    assert person.name == "王小明" and person.masked_phone == "137****5678"
+    assert audit_history(person).filter(action="person.create").exists()

@@ -25,8 +25,6 @@ from notifications.choices import DeliveryStatus
 from notifications.models import Delivery
 from notifications.services import notification_create
 from notifications.tasks import deliver, sweep_pending
-from reference.models import Region
-from reference.services import regions_load
 from tests.factories import person_factory
 
 from .conftest import FAILING_PROVIDER, FILE_PROVIDER, Outbox
@@ -36,22 +34,6 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(settings.BASE_DIR)
 WAIT_SECONDS = 60
-
-
-@pytest.fixture(autouse=True)
-def _regions():
-    """A transactional test ends with a flush that also empties the regions loaded by migration: put them back.
-
-    (serialized_rollback would conflict with content types recreated by other transactional tests' flushes.)
-    """
-
-    def ensure():
-        if not Region.objects.exists():
-            regions_load(region_model=Region)
-
-    ensure()
-    yield
-    ensure()
 
 
 def _free_port(start: int = 6390) -> int:

@@ -122,15 +122,6 @@ def scenario_data() -> Scenario:
     )
 
 
-def ensure_reference_data() -> None:
-    """A transactional test ends with a flush that empties the regions loaded by migration: put them back."""
-    from reference.models import Region
-    from reference.services import regions_load
-
-    if not Region.objects.exists():
-        regions_load(region_model=Region)
-
-
 def sign_in(page, base_url: str, path: str, identifier: str, password: str) -> None:
     page.goto(base_url + path)
     page.fill("#id_identifier", identifier)

@@ -10,7 +10,6 @@ from .browser import (
     DESTINATION,
     PHONE,
     chromium,
-    ensure_reference_data,
     new_page,
     scenario_data,
     sign_in,
@@ -20,12 +19,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
-def _reference_data(monkeypatch):
+def _playwright_thread(monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the ORM calls here are ordinary blocking ones.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ensure_reference_data()
     yield
-    ensure_reference_data()
 
 
 def test_person_files_reviewer_approves_and_counter_uses_the_code_once(live_server):

@@ -17,7 +17,6 @@ from .browser import (
     DESTINATION,
     PHONE,
     chromium,
-    ensure_reference_data,
     new_page,
     scenario_data,
     sign_in,
@@ -29,11 +28,9 @@ SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 
 
 @pytest.fixture(autouse=True)
-def _reference_data(monkeypatch):
+def _playwright_thread(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ensure_reference_data()
     yield
-    ensure_reference_data()
 
 
 @pytest.fixture
