@@ -43,7 +43,9 @@ class PersonCreationForm(forms.ModelForm):
     def clean_id_number(self):
         id_number = validate_id_number(self.cleaned_data["id_number"])
         if person_get_by_id_number(id_number) is not None:
-            raise forms.ValidationError(_("This ID number is already registered."), code="duplicate_id_number")
+            raise forms.ValidationError(
+                _("This ID number is already registered."), code="duplicate_id_number"
+            )
         return id_number
 
     def clean_phone(self):
