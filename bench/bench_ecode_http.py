@@ -45,7 +45,7 @@ SETTINGS = "config.settings.bench"
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/2")
 DATABASE_NAME = os.environ.get("BENCH_DATABASE_NAME", "yibao_bench")
-WORKERS = 2
+WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
 
 # Two insured people of Chengdu: one with no filing (most codes shown at a counter), one with an approved
 # filing for Beijing, where the benchmark's hospital is (a cross-provincial patient).
@@ -199,6 +199,29 @@ def gunicorn_start(port: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
+def worker_start() -> subprocess.Popen:
+    """A Celery worker with beat, as in production: it writes the check journal to PostgreSQL."""
+    celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
+    return subprocess.Popen(
+        [celery, "-A", "config", "worker", "-B", "--pool", "solo", "-l", "warning", "--without-mingle"],
+        cwd=ROOT,
+        env=environment(),
+    )
+
+
+def journal_drained(seconds: float = 60) -> int:
+    """Wait until the worker has written every journalled check; return how many code events there are."""
+    from ecode import journal
+    from ecode.models import CodeEvent
+
+    deadline = time.monotonic() + seconds
+    while journal.waiting() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if journal.waiting():
+        raise SystemExit(f"the worker left {journal.waiting()} checks unwritten")
+    return CodeEvent.objects.count()
+
+
 def server_cpu_seconds(master: int) -> float:
     """User + system CPU time of gunicorn's master and workers so far (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -215,6 +238,23 @@ def server_cpu_seconds(master: int) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / ticks
+
+
+def database_cpu_seconds() -> float:
+    """User + system CPU time of every PostgreSQL process on this machine so far (Linux /proc); NaN when the
+    database runs elsewhere or its processes cannot be read."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, seen = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, _sep, tail = stat.read_text().rpartition(")")
+        except OSError:
+            continue
+        if head.endswith("(postgres"):
+            fields = tail.split()
+            total += int(fields[11]) + int(fields[12])
+            seen = True
+    return total / ticks if seen else float("nan")
 
 
 def fresh_token(base: str, phone: str) -> str:
@@ -259,54 +299,83 @@ def main() -> None:
     api_key = seed()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = gunicorn_start(port)
+    worker = worker_start()
     try:
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-            handle.write(WRK_SCRIPT)
-        script = Path(handle.name)
-        counter = f"Api-Key {api_key}"
-        verify = f"{base}/api/v1/ecode/verify"
-        # name: (url, authorization, whose code is posted)
-        endpoints = {
-            "bare": (f"{base}/bench/bare", "", "local"),
-            "bare_counter": (f"{base}/bench/bare-counter", counter, "local"),
-            "verify": (verify, counter, "local"),
-            "verify_filing": (verify, counter, "filing"),
-        }
-        tokens = {group: fresh_token(base, phone) for group, (phone, _id) in PEOPLE.items()}
-        for group, applies in (("local", False), ("filing", True)):
-            status, body = request(verify, data={"token": tokens[group]}, headers={"Authorization": counter})
-            if status != 200 or not body.get("valid") or body["coverage"]["applies"] is not applies:
-                raise SystemExit(f"verify does not answer as expected for the {group} code: {status} {body}")
-        for url, auth, group in endpoints.values():  # warm up every worker and connection
-            wrk(
-                url,
-                body={"token": tokens[group]},
-                auth=auth,
-                seconds=2,
-                connections=args.connections,
-                script=script,
-            )
-        rounds: dict[str, list[dict]] = {name: [] for name in endpoints}
-        for _ in range(args.rounds):
-            # A code lives 150 s with the skew; a round is far shorter.
+        events_before = journal_drained()
+        server = gunicorn_start(port)
+        try:
+            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+                handle.write(WRK_SCRIPT)
+            script = Path(handle.name)
+            counter = f"Api-Key {api_key}"
+            verify = f"{base}/api/v1/ecode/verify"
+            # name: (url, authorization, whose code is posted)
+            endpoints = {
+                "bare": (f"{base}/bench/bare", "", "local"),
+                "bare_counter": (f"{base}/bench/bare-counter", counter, "local"),
+                "verify": (verify, counter, "local"),
+                "verify_filing": (verify, counter, "filing"),
+            }
             tokens = {group: fresh_token(base, phone) for group, (phone, _id) in PEOPLE.items()}
-            for name, (url, auth, group) in endpoints.items():
-                cpu = server_cpu_seconds(server.pid)
-                result = wrk(
+            for group, applies in (("local", False), ("filing", True)):
+                status, body = request(
+                    verify, data={"token": tokens[group]}, headers={"Authorization": counter}
+                )
+                if status != 200 or not body.get("valid") or body["coverage"]["applies"] is not applies:
+                    raise SystemExit(
+                        f"verify does not answer as expected for the {group} code: {status} {body}"
+                    )
+            warmup_verifies = 2
+            for url, auth, group in endpoints.values():  # warm up every worker and connection
+                warmup = wrk(
                     url,
                     body={"token": tokens[group]},
                     auth=auth,
-                    seconds=args.seconds,
+                    seconds=2,
                     connections=args.connections,
                     script=script,
                 )
-                result["server_cpu_ms"] = (server_cpu_seconds(server.pid) - cpu) * 1e3 / result["requests"]
-                rounds[name].append(result)
-        script.unlink()
+                if url == verify:
+                    warmup_verifies += warmup["requests"]
+            rounds: dict[str, list[dict]] = {name: [] for name in endpoints}
+            for _ in range(args.rounds):
+                # A code lives 150 s with the skew; a round is far shorter.
+                tokens = {group: fresh_token(base, phone) for group, (phone, _id) in PEOPLE.items()}
+                for name, (url, auth, group) in endpoints.items():
+                    cpu, worker_cpu = server_cpu_seconds(server.pid), server_cpu_seconds(worker.pid)
+                    database_cpu = database_cpu_seconds()
+                    result = wrk(
+                        url,
+                        body={"token": tokens[group]},
+                        auth=auth,
+                        seconds=args.seconds,
+                        connections=args.connections,
+                        script=script,
+                    )
+                    result["server_cpu_ms"] = (
+                        (server_cpu_seconds(server.pid) - cpu) * 1e3 / result["requests"]
+                    )
+                    result["database_cpu_ms"] = (
+                        (database_cpu_seconds() - database_cpu) * 1e3 / result["requests"]
+                    )
+                    result["worker_cpu_ms"] = (
+                        (server_cpu_seconds(worker.pid) - worker_cpu) * 1e3 / result["requests"]
+                    )
+                    rounds[name].append(result)
+            script.unlink()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        # Every verify answered must be a row (wrk may give up on a few in flight at a round's end: more rows).
+        recorded = journal_drained() - events_before
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        worker.terminate()
+        worker.wait(timeout=30)
+    answered = (
+        sum(r["requests"] for name in ("verify", "verify_filing") for r in rounds[name]) + warmup_verifies
+    )
+    if recorded < answered:
+        raise SystemExit(f"{answered} verifies answered but only {recorded} recorded")
 
     def median(name: str, key: str) -> float:
         return statistics.median(r[key] for r in rounds[name])
@@ -317,6 +386,8 @@ def main() -> None:
             "p50_ms": median(name, "p50_us") / 1e3,
             "p99_ms": median(name, "p99_us") / 1e3,
             "server_cpu_ms": median(name, "server_cpu_ms"),
+            "worker_cpu_ms": median(name, "worker_cpu_ms"),
+            "database_cpu_ms": median(name, "database_cpu_ms"),
             "requests": sum(r["requests"] for r in rounds[name]),
         }
         for name in endpoints
@@ -335,6 +406,8 @@ def main() -> None:
         load_before=load_before,
         load_after=os.getloadavg()[0],
         workers=WORKERS,
+        verifies_answered=answered,
+        verifies_recorded=recorded,
         connections=args.connections,
         seconds=args.seconds,
         rounds=args.rounds,
@@ -342,12 +415,12 @@ def main() -> None:
         python=platform.python_version(),
         postgres=urlparse(DATABASE_URL).hostname,
     )
-    print("| endpoint | requests/s | p50 | p99 | server CPU per request |")
+    print("| endpoint | requests/s | p50 | p99 | CPU per request: gunicorn, PostgreSQL, Celery |")
     print("|---|---|---|---|---|")
     for name in endpoints:
         r = results[name]
         print(
-            f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['server_cpu_ms']:.2f} ms |"
+            f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['server_cpu_ms']:.2f}, {r['database_cpu_ms']:.2f}, {r['worker_cpu_ms']:.2f} ms |"
         )
     print(
         f"\nverify / bare: throughput {results['throughput_ratio']:.2f} (goal ≥ 0.5), "

@@ -22,6 +22,7 @@ from accounts.choices import Role
 from accounts.models import InsuredPerson
 from core.audit import audit_record
 from core.errors import ServiceError
+from core.fields import EncryptedTextField
 from ecode.keys import (
     KEYRING_TTL_SECONDS,
     keyring,
@@ -48,6 +49,7 @@ from notifications.services import notification_create
 from reference.choices import SCHEME_CODES
 from reference.models import Region
 
+from . import journal
 from .errors import EcodeErrorCode, EcodeServiceErrorCode, verification_message
 from .models import CodeEvent, CodeEventKind, Credential, CredentialStatus, SigningKey, SigningKeyStatus
 from .selectors import credential_for_person
@@ -427,6 +429,13 @@ _CHECK_PERSON_FIELDS = ("id", "user", "name", "id_number", "status", "scheme", "
 
 
 @lru_cache(maxsize=2)
+def _check_person_fields(whole_person: bool) -> tuple:
+    # In the model's order, which Model.from_db expects of a partial row.
+    fields = InsuredPerson._meta.concrete_fields
+    return tuple(fields if whole_person else (f for f in fields if f.name in _CHECK_PERSON_FIELDS))
+
+
+@lru_cache(maxsize=2)
 def _check_sql(whole_person: bool) -> str:
     """The one query of a check: the person and credential of a member id, and whether a filing is in force.
 
@@ -436,7 +445,7 @@ def _check_sql(whole_person: bool) -> str:
     in; every value is a query parameter (see ``_check_params``).
     """
     person, credential, filing = InsuredPerson._meta, Credential._meta, Filing._meta
-    fields = person.concrete_fields if whole_person else [person.get_field(n) for n in _CHECK_PERSON_FIELDS]
+    fields = _check_person_fields(whole_person)
     pk = person.pk.column
     column = {name: filing.get_field(name).column for name in ("person", "status", "start_date", "end_date")}
     statuses = ", ".join(["%s"] * len(IN_FORCE_STATUSES))
@@ -458,25 +467,49 @@ def _check_params(member_id: int, on_date) -> tuple:
     return (*(str(status) for status in IN_FORCE_STATUSES), day, day, member_id)
 
 
+def _person_of_row(row: tuple, fields) -> InsuredPerson:
+    # The check's person straight from its row: only the encrypted fields need converting (decrypting).
+    values = [
+        field.from_db_value(value, None, connection) if isinstance(field, EncryptedTextField) else value
+        for field, value in zip(fields, row, strict=False)  # the row goes on with the credential
+    ]
+    return InsuredPerson.from_db(connection.alias, [field.attname for field in fields], values)
+
+
 def _credential_for_subject(block: bytes, *, on_date, whole_person: bool = False) -> Credential | None:
     """The credential a subject block names, its person loaded, and ``any_filing``: whether the person has a
     filing in force on ``on_date``. ``whole_person`` loads every field of the person (else name, ID number,
     status, scheme and area only)."""
+    fields = _check_person_fields(whole_person)
     for key in subject_keys():
         member_id, _nonce = decrypt_subject(key, block)
         if member_id >> _MEMBER_ID_BITS:  # never issued: skip the query
             continue
-        rows = InsuredPerson.objects.raw(_check_sql(whole_person), _check_params(member_id, on_date))
-        person = next(iter(rows), None)
-        if person is None:
-            continue
+        if whole_person:  # a use: the whole person, through the ORM (dates and all converted)
+            rows = InsuredPerson.objects.raw(_check_sql(True), _check_params(member_id, on_date))
+            person = next(iter(rows), None)
+            if person is None:
+                continue
+            credential_pk, credential_status, any_filing = (
+                person.credential_pk,
+                person.credential_status,
+                person.any_filing,
+            )
+        else:  # a verify, the hot path: a plain cursor spares the raw queryset's machinery
+            with connection.cursor() as cursor:
+                cursor.execute(_check_sql(False), _check_params(member_id, on_date))
+                row = cursor.fetchone()
+            if row is None:
+                continue
+            person = _person_of_row(row, fields)
+            credential_pk, credential_status, any_filing = row[len(fields) :]
         credential = Credential.from_db(
-            person._state.db,
+            connection.alias,
             ["id", "person_id", "member_id", "status"],
-            [person.credential_pk, person.pk, member_id, person.credential_status],
+            [credential_pk, person.pk, member_id, credential_status],
         )
         credential.person = person
-        credential.any_filing = bool(person.any_filing)
+        credential.any_filing = bool(any_filing)
         return credential
     return None
 
@@ -509,6 +542,14 @@ def _subject_of_text(text: str) -> str:
 
 
 def _save_event(event: CodeEvent) -> None:
+    # A verify without a request number goes through the check journal (see ecode.journal) when it is on.
+    if (
+        event.kind == CodeEventKind.VERIFY
+        and not event.request_no
+        and journal.enabled()
+        and journal.append(event)
+    ):
+        return
     # Inside a caller's transaction a failed insert must not poison it; in autocommit it needs no savepoint.
     if connection.in_atomic_block:
         with transaction.atomic():

@@ -6,15 +6,11 @@ adds a bare DRF endpoint to compare against, and its own database (BENCH_DATABAS
 
 import warnings
 
-import dj_database_url
-
 from .local import *  # noqa: F403
-from .local import env
+from .local import database, env
 
 DEBUG = False
-DATABASES = {
-    "default": dj_database_url.parse(env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")),
-}
+DATABASES = {"default": database(env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))}
 DATABASES["default"]["NAME"] = env("BENCH_DATABASE_NAME", "yibao_bench")
 DATABASES["default"]["CONN_MAX_AGE"] = 60
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/2")
@@ -26,7 +22,9 @@ CACHES = {
     }
 }
 CELERY_BROKER_URL = REDIS_URL
-CELERY_TASK_ALWAYS_EAGER = True
+# A real worker with beat (started by the benchmark) writes the check journal, as in production.
+CELERY_TASK_ALWAYS_EAGER = False
+ECODE_CHECK_JOURNAL = env("ECODE_CHECK_JOURNAL", "1") == "1"  # as in production
 ROOT_URLCONF = "config.bench_urls"
 warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic for a benchmark
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]

@@ -1,14 +1,10 @@
 """Tests run against real PostgreSQL and Redis (DATABASE_URL, REDIS_URL)."""
 
-import dj_database_url
-
 from .local import *  # noqa: F403
-from .local import env
+from .local import database, env
 
 DEBUG = False
-DATABASES = {
-    "default": dj_database_url.parse(env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")),
-}
+DATABASES = {"default": database(env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))}
 # Parallel runs (several engineers on one machine) can pick their own test database.
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", "test_yibao")}
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/15")
