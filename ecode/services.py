@@ -4,10 +4,11 @@ and managing the signing keys.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -43,8 +44,8 @@ from ecode.token import (
 )
 from ecode.verifier import VerificationError, verify
 from filing.choices import IN_FORCE_STATUSES, CoverageReason
-from filing.models import Filing
-from filing.selectors import Coverage, filing_coverage, filing_in_force
+from filing.models import Filing, FilingInstitution
+from filing.selectors import Coverage, coverage_among, filing_coverage, filing_in_force, in_force_order
 from notifications.services import notification_create
 from reference.choices import SCHEME_CODES
 from reference.models import Region
@@ -435,36 +436,93 @@ def _check_person_fields(whole_person: bool) -> tuple:
     return tuple(fields if whole_person else (f for f in fields if f.name in _CHECK_PERSON_FIELDS))
 
 
-@lru_cache(maxsize=2)
-def _check_sql(whole_person: bool) -> str:
-    """The one query of a check: the person and credential of a member id, and whether a filing is in force.
+# What a verify reads of each filing in force, in this order (then whether the counter's institution is picked).
+_CHECK_FILING_FIELDS = ("id", "group", "destination", "start_date", "end_date", "pick_required")
 
-    Most people shown at a counter have no filing, so asking here ("in force" as filing.selectors decides it)
-    spares them the filing selector's query. Written as SQL because on the hot path the ORM's compilation of
-    the same join and subquery costs more than running it. Only identifiers from model metadata are formatted
-    in; every value is a query parameter (see ``_check_params``).
+
+@lru_cache(maxsize=4)
+def _check_sql(whole_person: bool, vendor: str) -> str:
+    """The one query of a check: the person and credential of a member id, and their filings in force.
+
+    A use (``whole_person``) asks only whether any filing is in force, and leaves the rest to the filing
+    selector. A verify takes each filing in force with whether the counter's institution is picked on it, so
+    that ``filing.selectors.coverage_among`` decides without another query. Written as SQL because on the hot
+    path the ORM's compilation of the same join and subqueries costs more than running them. Only identifiers
+    from model metadata are formatted in; every value is a query parameter (see ``_check_params``).
     """
-    person, credential, filing = InsuredPerson._meta, Credential._meta, Filing._meta
+    person, credential, filing, pick = (
+        InsuredPerson._meta,
+        Credential._meta,
+        Filing._meta,
+        FilingInstitution._meta,
+    )
     fields = _check_person_fields(whole_person)
     pk = person.pk.column
     column = {name: filing.get_field(name).column for name in ("person", "status", "start_date", "end_date")}
     statuses = ", ".join(["%s"] * len(IN_FORCE_STATUSES))
+    in_force = (
+        f' FROM "{filing.db_table}" f WHERE f."{column["person"]}" = p."{pk}"'
+        f' AND f."{column["status"]}" IN ({statuses}) AND f."{column["start_date"]}" <= %s'
+        f' AND (f."{column["end_date"]}" IS NULL OR f."{column["end_date"]}" >= %s)'
+    )
+    if whole_person:
+        filings = f"EXISTS (SELECT 1{in_force})"
+    else:
+        picked = (
+            f'EXISTS (SELECT 1 FROM "{pick.db_table}" fi WHERE fi."{pick.get_field("filing").column}"'  # noqa: S608
+            f' = f."{filing.pk.column}" AND fi."{pick.get_field("institution").column}" = %s)'
+        )
+        values = ", ".join(f'f."{filing.get_field(name).column}"' for name in _CHECK_FILING_FIELDS)
+        if vendor == "postgresql":
+            filings = f"(SELECT json_agg(json_build_array({values}, {picked})){in_force})"
+        else:  # SQLite, the embedded default
+            filings = f"(SELECT json_group_array(json_array({values}, {picked})){in_force})"
     return (
         "SELECT " + ", ".join(f'p."{field.column}"' for field in fields) + ","  # noqa: S608
         f' c."{credential.pk.column}" AS credential_pk, c."{credential.get_field("status").column}"'
-        " AS credential_status,"
-        f' EXISTS (SELECT 1 FROM "{filing.db_table}" f WHERE f."{column["person"]}" = p."{pk}"'
-        f' AND f."{column["status"]}" IN ({statuses}) AND f."{column["start_date"]}" <= %s'
-        f' AND (f."{column["end_date"]}" IS NULL OR f."{column["end_date"]}" >= %s)) AS any_filing'
+        f" AS credential_status, {filings} AS check_filings"
         f' FROM "{person.db_table}" p JOIN "{credential.db_table}" c'
         f' ON c."{credential.get_field("person").column}" = p."{pk}"'
         f' WHERE c."{credential.get_field("member_id").column}" = %s'
     )
 
 
-def _check_params(member_id: int, on_date) -> tuple:
+def _check_params(member_id: int, on_date, institution=None) -> tuple:
     day = connection.ops.adapt_datefield_value(on_date)
-    return (*(str(status) for status in IN_FORCE_STATUSES), day, day, member_id)
+    picked = () if institution is None else (institution.pk,)
+    return (*picked, *(str(status) for status in IN_FORCE_STATUSES), day, day, member_id)
+
+
+@lru_cache(maxsize=1)
+def _check_filing_fields() -> tuple[list[str], list[int]]:
+    # Model.from_db takes a partial row in the model's field order: the attnames, and where each sits in a row.
+    names = [Filing._meta.get_field(name).attname for name in _CHECK_FILING_FIELDS]
+    order = sorted(
+        range(len(names)),
+        key=lambda i: Filing._meta.concrete_fields.index(Filing._meta.get_field(_CHECK_FILING_FIELDS[i])),
+    )
+    return [names[i] for i in order], order
+
+
+def _filings_of_column(value) -> tuple[list[Filing], set[int]]:
+    """The filings in force that a verify's query found (in ``in_force_order``), and the ids of those on which
+    the counter's institution is picked."""
+    rows = json.loads(value) if isinstance(value, str) else value or []
+    names, order = _check_filing_fields()
+    filings, picked = [], set()
+    for row in rows:
+        values = list(row[: len(_CHECK_FILING_FIELDS)])
+        values[3] = date.fromisoformat(values[3])
+        values[4] = date.fromisoformat(values[4]) if values[4] else None
+        values[5] = bool(values[5])
+        filing = Filing.from_db(connection.alias, names, [values[i] for i in order])
+        region = _region(filing.destination_id)
+        if region is not None:  # (a region is never deleted; else the name is read when asked)
+            filing.destination = region
+        filings.append(filing)
+        if row[len(_CHECK_FILING_FIELDS)]:
+            picked.add(filing.pk)
+    return in_force_order(filings), picked
 
 
 def _person_of_row(row: tuple, fields) -> InsuredPerson:
@@ -476,56 +534,69 @@ def _person_of_row(row: tuple, fields) -> InsuredPerson:
     return InsuredPerson.from_db(connection.alias, [field.attname for field in fields], values)
 
 
-def _credential_for_subject(block: bytes, *, on_date, whole_person: bool = False) -> Credential | None:
+def _credential_for_subject(
+    block: bytes, *, on_date, whole_person: bool = False, institution=None
+) -> Credential | None:
     """The credential a subject block names, its person loaded, and ``any_filing``: whether the person has a
-    filing in force on ``on_date``. ``whole_person`` loads every field of the person (else name, ID number,
-    status, scheme and area only)."""
+    filing in force on ``on_date``. ``whole_person`` loads every field of the person (for a use); else only
+    name, ID number, status, scheme and area, and ``filings`` in force with ``picked_here``, the ids of those
+    on which ``institution`` is picked (for a verify)."""
     fields = _check_person_fields(whole_person)
     for key in subject_keys():
         member_id, _nonce = decrypt_subject(key, block)
         if member_id >> _MEMBER_ID_BITS:  # never issued: skip the query
             continue
+        sql = _check_sql(whole_person, connection.vendor)
         if whole_person:  # a use: the whole person, through the ORM (dates and all converted)
-            rows = InsuredPerson.objects.raw(_check_sql(True), _check_params(member_id, on_date))
+            rows = InsuredPerson.objects.raw(sql, _check_params(member_id, on_date))
             person = next(iter(rows), None)
             if person is None:
                 continue
-            credential_pk, credential_status, any_filing = (
+            credential_pk, credential_status, filings = (
                 person.credential_pk,
                 person.credential_status,
-                person.any_filing,
+                person.check_filings,
             )
         else:  # a verify, the hot path: a plain cursor spares the raw queryset's machinery
             with connection.cursor() as cursor:
-                cursor.execute(_check_sql(False), _check_params(member_id, on_date))
+                cursor.execute(sql, _check_params(member_id, on_date, institution))
                 row = cursor.fetchone()
             if row is None:
                 continue
             person = _person_of_row(row, fields)
-            credential_pk, credential_status, any_filing = row[len(fields) :]
+            credential_pk, credential_status, filings = row[len(fields) :]
         credential = Credential.from_db(
             connection.alias,
             ["id", "person_id", "member_id", "status"],
             [credential_pk, person.pk, member_id, credential_status],
         )
         credential.person = person
-        credential.any_filing = bool(any_filing)
+        if whole_person:
+            credential.any_filing = bool(filings)
+        else:
+            credential.filings, credential.picked_here = _filings_of_column(filings)
+            credential.any_filing = bool(credential.filings)
         return credential
     return None
 
 
 @lru_cache(maxsize=1)
-def _region_names() -> dict[str, str]:
+def _regions() -> dict[str, Region]:
     # Regions are reference data loaded by migration; reading them once per process keeps a join off every check.
-    return {region.code: region.full_name for region in Region.objects.select_related("parent")}
+    return {region.code: region for region in Region.objects.select_related("parent")}
+
+
+def _region(code: str) -> Region | None:
+    region = _regions().get(code)
+    if region is None:
+        _regions.cache_clear()
+        region = _regions().get(code)
+    return region
 
 
 def _region_name(code: str) -> str:
-    name = _region_names().get(code)
-    if name is None:
-        _region_names.cache_clear()
-        name = _region_names().get(code, code)
-    return name
+    region = _region(code)
+    return region.full_name if region is not None else code
 
 
 def _coverage(person, institution, on_date, *, any_filing: bool = True) -> Coverage:
@@ -669,7 +740,7 @@ def _check(
     event.token_iat = datetime.fromtimestamp(verified.iat, UTC)
 
     credential = _credential_for_subject(
-        verified.subject, on_date=today, whole_person=kind == CodeEventKind.CONSUME
+        verified.subject, on_date=today, whole_person=kind == CodeEventKind.CONSUME, institution=institution
     )
     if credential is None:
         return _record(event, EcodeErrorCode.UNKNOWN_SUBJECT, verified=verified, on_date=today)
@@ -679,9 +750,11 @@ def _check(
     # A person whose insurance is suspended or terminated cannot use the credential either.
     if credential.status == CredentialStatus.SUSPENDED or not credential.person.is_active:
         return _record(event, EcodeErrorCode.CREDENTIAL_SUSPENDED, verified=verified, on_date=today)
-    coverage = _coverage(credential.person, institution, today, any_filing=credential.any_filing)
-    if kind == CodeEventKind.VERIFY:
+    if kind == CodeEventKind.VERIFY:  # the check's own query found the filings in force and the picks here
+        picked = credential.picked_here
+        coverage = coverage_among(credential.filings, institution, picked_here=lambda _here: picked)
         return _record(event, OK, verified=verified, coverage=coverage, on_date=today)
+    coverage = _coverage(credential.person, institution, today, any_filing=credential.any_filing)
     return _consume(event, verified=verified, coverage=coverage, now=now, today=today)
 
 

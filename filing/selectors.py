@@ -122,15 +122,18 @@ class Coverage:
         return str(CoverageReason(self.reason).label)
 
 
+def in_force_order(filings: list[Filing]) -> list[Filing]:
+    """Filings in force, in the order they speak for the person: a regular filing before an emergency
+    episode, then the most recent first."""
+    return sorted(filings, key=lambda f: (f.group == FilingGroup.EMERGENCY, -f.start_date.toordinal(), -f.pk))
+
+
 def _in_force(*, person, on_date: dt.date) -> list[Filing]:
-    filings = list(
+    return in_force_order(
         Filing.objects.filter(person=person, status__in=IN_FORCE_STATUSES, start_date__lte=on_date)
         .filter(Q(end_date__isnull=True) | Q(end_date__gte=on_date))
         .select_related("destination")
     )
-    # A regular filing speaks for the person before an emergency episode; then the most recent first.
-    filings.sort(key=lambda f: (f.group == FilingGroup.EMERGENCY, -f.start_date.toordinal(), -f.pk))
-    return filings
 
 
 def _picked_here(filings: list[Filing], institution: Institution) -> set[int]:
@@ -150,6 +153,18 @@ def filing_coverage(
     """Whether a filing in force on `on_date` (default today) lets the person settle directly at `institution`,
     and for `service` when given. At most two queries."""
     filings = _in_force(person=person, on_date=on_date or today())
+    return coverage_among(
+        filings, institution, picked_here=lambda here: _picked_here(here, institution), service=service
+    )
+
+
+def coverage_among(
+    filings: list[Filing], institution: Institution, *, picked_here, service: str | None = None
+) -> Coverage:
+    """The rule of ``filing_coverage`` over filings already known to be in force (in ``in_force_order``).
+
+    ``picked_here(filings)`` gives the ids of those of ``filings`` on which the person picked ``institution``
+    (asked only when it matters); the counter's check passes what its own query found."""
     if not filings:
         return Coverage(None, False, CoverageReason.NO_FILING.value)
     here = [f for f in filings if region_covers(f.destination_id, institution.region_id)]
@@ -157,7 +172,7 @@ def filing_coverage(
         return Coverage(filings[0], False, CoverageReason.OTHER_DESTINATION.value)
     if not (institution.active and institution.networked):
         return Coverage(here[0], False, CoverageReason.INSTITUTION_NOT_NETWORKED.value)
-    picked = _picked_here(here, institution)
+    picked = picked_here(here) if any(f.pick_required for f in here) else set()
     usable = [f for f in here if not f.pick_required or f.pk in picked]
     if not usable:
         return Coverage(here[0], False, CoverageReason.INSTITUTION_NOT_PICKED.value)

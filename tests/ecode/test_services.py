@@ -411,3 +411,57 @@ def test_the_counter_sees_the_same_filing_answer_as_the_filing_selector_on_every
         assert (result.coverage.applies, result.coverage.reason) == (expected.applies, expected.reason)
         answers.append(result.coverage.reason)
     assert answers == ["no_filing", "ok", "ok", "no_filing"]
+
+
+def test_a_verify_decides_coverage_as_the_filing_selector_does_in_one_query():
+    """The verify's own query carries the filings in force and the picks here; the answer must be the one
+    filing.selectors.filing_coverage gives, in every case, and cost a single query."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from filing.dates import today
+    from filing.models import FilingInstitution
+    from filing.selectors import filing_coverage
+    from filing.services import filing_create_draft, filing_submit
+    from reference.models import Institution
+
+    credential = credential_factory(insured_region="510100")
+    person = credential.person
+    beijing, _key = counter(region_code="110000")
+    picked, _key = counter(region_code="110000")
+    shanghai, _key = counter(region_code="310000")
+    offline, _key = counter(region_code="110000")
+    Institution.objects.filter(pk=offline.institution.pk).update(networked=False)
+    offline.institution.refresh_from_db()
+    operators = [beijing, picked, shanghai, offline]
+
+    def same_answers(expected_reasons):
+        for operator, expected in zip(operators, expected_reasons, strict=True):
+            institution = operator.institution
+            ecode_verify(token=token_issue(credential=credential).token, operator=operator)  # keys, regions
+            token = token_issue(credential=credential).token
+            with CaptureQueriesContext(connection) as queries:
+                result = ecode_verify(token=token, operator=operator)
+            selects = [q for q in queries if q["sql"].lstrip().upper().startswith("SELECT")]
+            assert len(selects) == 1, [q["sql"] for q in selects]
+            by_selector = filing_coverage(person=person, institution=institution, on_date=today())
+            assert (result.coverage.applies, result.coverage.reason) == (
+                by_selector.applies,
+                by_selector.reason,
+            )
+            assert result.coverage.reason == expected
+            assert getattr(result.coverage.filing, "pk", None) == getattr(by_selector.filing, "pk", None)
+            if result.coverage.filing is not None:
+                assert result.coverage.filing.destination.full_name == "北京市"
+                assert result.coverage.filing.start_date == by_selector.filing.start_date
+
+    same_answers(["no_filing"] * 4)
+    draft = filing_create_draft(
+        person=person, actor=person.user, group="emergency", destination="110000", start_date=today()
+    )
+    filing = filing_submit(filing=draft, actor=person.user)
+    same_answers(["ok", "ok", "other_destination", "institution_not_networked"])
+    filing.pick_required = True
+    filing.save(update_fields=["pick_required"])
+    FilingInstitution.objects.create(filing=filing, institution=picked.institution)
+    same_answers(["institution_not_picked", "ok", "other_destination", "institution_not_networked"])
