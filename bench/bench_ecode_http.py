@@ -14,9 +14,9 @@ over loopback, in alternating rounds of equal length:
   no database (the baseline of the goal);
 - ``POST /bench/bare-counter``: the same behind the counter's API-key authentication and permission;
 - ``POST /api/v1/ecode/verify`` (``verify``): the full counter check of a person with no filing, which
-  records a CodeEvent per request;
-- the same for a person with an approved filing for the hospital's area (``verify_filing``): one more query,
-  the filing selector's.
+  records a CodeEvent per request (through the check journal, written by a Celery worker with beat that this
+  script starts; at the end it checks that every verify answered is a row);
+- the same for a person with an approved filing for the hospital's area (``verify_filing``).
 
 Goals: verify keeps at least 0.5 of the bare endpoint's throughput, and its p99 latency stays under twice the
 bare endpoint's. Each figure is the median over the rounds; the endpoints alternate round by round so that
