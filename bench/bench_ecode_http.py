@@ -203,7 +203,10 @@ def worker_start() -> subprocess.Popen:
     """A Celery worker with beat, as in production: it writes the check journal to PostgreSQL."""
     celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
     return subprocess.Popen(
-        [celery, "-A", "config", "worker", "-B", "--pool", "solo", "-l", "warning", "--without-mingle"],
+        [
+            *(celery, "-A", "config", "worker", "-B", "--pool", "solo", "-l", "warning", "--without-mingle"),
+            *("--schedule", str(Path(tempfile.gettempdir()) / "yibao-bench-beat-schedule")),
+        ],
         cwd=ROOT,
         env=environment(),
     )
