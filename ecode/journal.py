@@ -186,7 +186,7 @@ def _dead(raw: bytes, reason: str) -> None:
     _redis().rpush(DEAD_KEY, json.dumps({"entry": raw.decode(errors="replace"), "reason": reason}))
 
 
-def flush(*, limit: int | None = None) -> int:
+def flush() -> int:
     """Write waiting checks to PostgreSQL, oldest first; returns how many entries it took from the journal
     (each one written, or set aside in ``DEAD_KEY`` when refused).
 
@@ -201,7 +201,7 @@ def flush(*, limit: int | None = None) -> int:
         return 0
     written = 0
     try:
-        while limit is None or written < limit:
+        while True:
             raws = client.lrange(BUFFER_KEY, 0, BATCH - 1)
             if not raws:
                 break

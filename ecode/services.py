@@ -8,7 +8,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -436,8 +436,14 @@ def _check_person_fields(whole_person: bool) -> tuple:
     return tuple(fields if whole_person else (f for f in fields if f.name in _CHECK_PERSON_FIELDS))
 
 
-# What a verify reads of each filing in force, in this order (then whether the counter's institution is picked).
+# What a verify reads of each filing in force (then whether the counter's institution is picked on it).
 _CHECK_FILING_FIELDS = ("id", "group", "destination", "start_date", "end_date", "pick_required")
+
+
+@lru_cache(maxsize=1)
+def _check_filing_fields() -> tuple:
+    # In the model's order, which Model.from_db expects of a partial row.
+    return tuple(f for f in Filing._meta.concrete_fields if f.name in _CHECK_FILING_FIELDS)
 
 
 @lru_cache(maxsize=4)
@@ -472,7 +478,7 @@ def _check_sql(whole_person: bool, vendor: str) -> str:
             f'EXISTS (SELECT 1 FROM "{pick.db_table}" fi WHERE fi."{pick.get_field("filing").column}"'  # noqa: S608
             f' = f."{filing.pk.column}" AND fi."{pick.get_field("institution").column}" = %s)'
         )
-        values = ", ".join(f'f."{filing.get_field(name).column}"' for name in _CHECK_FILING_FIELDS)
+        values = ", ".join(f'f."{field.column}"' for field in _check_filing_fields())
         if vendor == "postgresql":
             filings = f"(SELECT json_agg(json_build_array({values}, {picked})){in_force})"
         else:  # SQLite, the embedded default
@@ -493,34 +499,20 @@ def _check_params(member_id: int, on_date, institution=None) -> tuple:
     return (*picked, *(str(status) for status in IN_FORCE_STATUSES), day, day, member_id)
 
 
-@lru_cache(maxsize=1)
-def _check_filing_fields() -> tuple[list[str], list[int]]:
-    # Model.from_db takes a partial row in the model's field order: the attnames, and where each sits in a row.
-    names = [Filing._meta.get_field(name).attname for name in _CHECK_FILING_FIELDS]
-    order = sorted(
-        range(len(names)),
-        key=lambda i: Filing._meta.concrete_fields.index(Filing._meta.get_field(_CHECK_FILING_FIELDS[i])),
-    )
-    return [names[i] for i in order], order
-
-
 def _filings_of_column(value) -> tuple[list[Filing], set[int]]:
     """The filings in force that a verify's query found (in ``in_force_order``), and the ids of those on which
     the counter's institution is picked."""
-    rows = json.loads(value) if isinstance(value, str) else value or []
-    names, order = _check_filing_fields()
+    rows = json.loads(value) if isinstance(value, str) else value or []  # JSON text on SQLite
+    fields = _check_filing_fields()
     filings, picked = [], set()
     for row in rows:
-        values = list(row[: len(_CHECK_FILING_FIELDS)])
-        values[3] = date.fromisoformat(values[3])
-        values[4] = date.fromisoformat(values[4]) if values[4] else None
-        values[5] = bool(values[5])
-        filing = Filing.from_db(connection.alias, names, [values[i] for i in order])
+        values = [field.to_python(item) for field, item in zip(fields, row, strict=False)]  # dates from text
+        filing = Filing.from_db(connection.alias, [field.attname for field in fields], values)
         region = _region(filing.destination_id)
         if region is not None:  # (a region is never deleted; else the name is read when asked)
             filing.destination = region
         filings.append(filing)
-        if row[len(_CHECK_FILING_FIELDS)]:
+        if row[len(fields)]:
             picked.add(filing.pk)
     return in_force_order(filings), picked
 

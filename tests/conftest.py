@@ -2,6 +2,9 @@ from importlib import import_module
 
 import pytest
 
+# The `broker` fixture: a redis-server of the test's own, for tests with a real Celery worker.
+pytest_plugins = ["tests.workers"]
+
 # Data that migrations load (regions, the default filing policy). A transactional test ends with a flush of
 # every table, which removes it; pytest-django runs transactional tests last, so reloading it before each of
 # them keeps every test seeing the same database as production.

@@ -10,7 +10,7 @@ from ecode import journal
 from ecode.models import CodeEvent
 from ecode.services import ecode_consume, ecode_verify, token_issue
 from ecode.tasks import flush_checks
-from tests.notifications.test_worker import Worker, _wait_for, broker, outbox_dir  # noqa: F401 - fixtures
+from tests.workers import Worker, wait_for
 
 from .factories import counter, credential_factory
 
@@ -145,7 +145,7 @@ def test_off_every_check_is_written_at_once(settings, operator, credential):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_writes_the_journal(broker, outbox_dir, settings, operator, credential):  # noqa: F811
+def test_a_worker_writes_the_journal(broker, tmp_path, settings, operator, credential):
     settings.ECODE_CHECK_JOURNAL = True
     settings.REDIS_URL = broker.url  # the journal lives where the worker looks
     ids = [
@@ -153,10 +153,10 @@ def test_a_worker_writes_the_journal(broker, outbox_dir, settings, operator, cre
         for _ in "abc"
     ]
     assert not CodeEvent.objects.filter(pk__in=ids).exists()
-    worker = Worker(broker=broker, outbox=outbox_dir, ECODE_CHECK_JOURNAL="1")
+    worker = Worker(broker=broker, outbox=tmp_path, ECODE_CHECK_JOURNAL="1")
     try:
         flush_checks.delay()
-        _wait_for(
+        wait_for(
             lambda: CodeEvent.objects.filter(pk__in=ids).count() == 3,
             what=f"the worker to write the journal\n{worker.log()}",
         )

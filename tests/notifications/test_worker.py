@@ -6,189 +6,23 @@ database; the rows it must see are committed (transactional tests).
 """
 
 import contextlib
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
-from kombu import pools as kombu_pools
 
-from config.celery import app as celery_app
 from notifications.choices import DeliveryStatus
 from notifications.models import Delivery
 from notifications.services import notification_create
 from notifications.tasks import deliver, sweep_pending
 from tests.factories import person_factory
+from tests.workers import WAIT_SECONDS, Worker, wait_for
 
-from .conftest import FAILING_PROVIDER, FILE_PROVIDER, Outbox
+from .conftest import FAILING_PROVIDER, Outbox
 
 # Committed rows, so that the worker sees them.
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-ROOT = Path(settings.BASE_DIR)
-WAIT_SECONDS = 60
-
-
-def _free_port(start: int = 6390) -> int:
-    for port in range(start, start + 200):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port for a test redis-server")
-
-
-def _wait_for(condition, *, timeout: float = WAIT_SECONDS, interval: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def _stop(process: subprocess.Popen | None, timeout: float = 15) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
-class RedisServer:
-    """A throw-away redis-server without persistence: stopping it loses whatever it held."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.directory = directory
-        self.process: subprocess.Popen | None = None
-
-    def _accepts(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def start(self) -> None:
-        if shutil.which("redis-server") is None:
-            pytest.fail(
-                "These tests start their own redis-server: install it (Debian: apt-get install redis-server)."
-            )
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_for(self._accepts, timeout=10, interval=0.05, what="redis-server to accept connections")
-
-    def stop(self) -> None:
-        _stop(self.process, timeout=5)
-        _wait_for(lambda: not self._accepts(), timeout=5, interval=0.05, what="redis-server to stop")
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-class Worker:
-    """A `celery worker` subprocess; its log is kept for failure messages."""
-
-    def __init__(self, *, broker: RedisServer, outbox: Path, **environment: str) -> None:
-        self.log_path = outbox / "worker.log"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings",
-            "DATABASE_URL": _database_url(),
-            "REDIS_URL": broker.url,
-            "CELERY_BROKER_URL": broker.url,
-            "CELERY_TASK_ALWAYS_EAGER": "0",
-            "NOTIFICATION_OUTBOX_DIR": str(outbox),
-            "NOTIFICATION_SMS_BACKEND": FILE_PROVIDER,
-            "NOTIFICATION_WECHAT_BACKEND": FILE_PROVIDER,
-            **environment,
-        }
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "-l",
-                    "warning",
-                    "-P",
-                    "threads",
-                    "-c",
-                    "4",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        _stop(self.process)
-
-
-@pytest.fixture
-def broker(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    # This process publishes to the same broker, for real (not eagerly).
-    saved = celery_app.conf.broker_url, celery_app.conf.task_always_eager
-    celery_app.conf.broker_url, celery_app.conf.task_always_eager = server.url, False
-    _reset_broker_connections()
-    yield server
-    celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
-    _reset_broker_connections()
-    server.stop()
-
-
-def _reset_broker_connections() -> None:
-    # Celery caches its broker connection pool on first publish; drop it so the next one uses the new URL.
-    kombu_pools.reset()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture
@@ -251,7 +85,7 @@ def test_events_produce_exactly_one_message_per_channel(start_worker, outbox_dir
         notification_create(person=person, event="filing_approved", context={"filing_id": person.pk})
         notification_create(person=person, event="ecode_used", context={"institution_name": "协和医院"})
 
-    _wait_for(_all_settled, what="the worker to deliver everything")
+    wait_for(_all_settled, what="the worker to deliver everything")
     assert Delivery.objects.count() == 2 * 3 * 3
     _assert_each_delivery_sent_exactly_once(outbox_dir, worker)
 
@@ -270,7 +104,7 @@ def test_a_task_delivered_several_times_sends_once(
         deliver.delay(sms.pk)
     deliver.delay(Delivery.objects.get(channel="wechat").pk)
 
-    _wait_for(_all_settled, what="the worker to deliver")
+    wait_for(_all_settled, what="the worker to deliver")
     time.sleep(1)  # let the duplicates run to completion
     _assert_each_delivery_sent_exactly_once(outbox_dir, worker)
     assert Delivery.objects.get(channel="sms").attempts == 1
@@ -280,7 +114,7 @@ def test_broker_down_during_events_delays_but_loses_nothing(broker, start_worker
     worker = start_worker(NOTIFICATION_PENDING_TIMEOUT_SECONDS="1")
     people = [person_factory(email=f"q{i}@example.com") for i in range(4)]
     notification_create(person=people[0], event="filing_submitted", context={"filing_id": 1})
-    _wait_for(_all_settled, what="the worker to be up and deliver the first event")
+    wait_for(_all_settled, what="the worker to be up and deliver the first event")
 
     broker.stop()
     for person in people[1:]:
@@ -315,7 +149,7 @@ def test_failing_provider_retries_with_backoff_then_fails_with_the_error(start_w
     person = person_factory(email="r@example.com")
     notification_create(person=person, event="filing_revoked", context={"filing_id": 1, "reason": "承诺不实"})
 
-    _wait_for(_all_settled, what="the retries to end")
+    wait_for(_all_settled, what="the retries to end")
     sms = Delivery.objects.get(channel="sms")
     assert sms.status == DeliveryStatus.FAILED, worker.log()
     assert sms.attempts == 3
