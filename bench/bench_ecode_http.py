@@ -14,8 +14,8 @@ over loopback, in alternating rounds of equal length:
   no database (the baseline of the goal);
 - ``POST /bench/bare-counter``: the same behind the counter's API-key authentication and permission;
 - ``POST /api/v1/ecode/verify`` (``verify``): the full counter check of a person with no filing, which
-  records a CodeEvent per request (through the check journal, written by a Celery worker with beat that this
-  script starts; at the end it checks that every verify answered is a row);
+  records a CodeEvent per request in the same statement (at the end it checks that every verify answered is
+  a row);
 - the same for a person with an approved filing for the hospital's area (``verify_filing``).
 
 Goals: verify keeps at least 0.5 of the bare endpoint's throughput, and its p99 latency stays under twice the
@@ -199,29 +199,10 @@ def gunicorn_start(port: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def worker_start() -> subprocess.Popen:
-    """A Celery worker with beat, as in production: it writes the check journal to PostgreSQL."""
-    celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
-    return subprocess.Popen(
-        [
-            *(celery, "-A", "config", "worker", "-B", "--pool", "solo", "-l", "warning", "--without-mingle"),
-            *("--schedule", str(Path(tempfile.gettempdir()) / "yibao-bench-beat-schedule")),
-        ],
-        cwd=ROOT,
-        env=environment(),
-    )
-
-
-def journal_drained(seconds: float = 60) -> int:
-    """Wait until the worker has written every journalled check; return how many code events there are."""
-    from ecode import journal
+def code_events() -> int:
+    """How many code events PostgreSQL holds."""
     from ecode.models import CodeEvent
 
-    deadline = time.monotonic() + seconds
-    while journal.waiting() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    if journal.waiting():
-        raise SystemExit(f"the worker left {journal.waiting()} checks unwritten")
     return CodeEvent.objects.count()
 
 
@@ -302,78 +283,62 @@ def main() -> None:
     api_key = seed()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    worker = worker_start()
+    events_before = code_events()
+    server = gunicorn_start(port)
     try:
-        events_before = journal_drained()
-        server = gunicorn_start(port)
-        try:
-            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-                handle.write(WRK_SCRIPT)
-            script = Path(handle.name)
-            counter = f"Api-Key {api_key}"
-            verify = f"{base}/api/v1/ecode/verify"
-            # name: (url, authorization, whose code is posted)
-            endpoints = {
-                "bare": (f"{base}/bench/bare", "", "local"),
-                "bare_counter": (f"{base}/bench/bare-counter", counter, "local"),
-                "verify": (verify, counter, "local"),
-                "verify_filing": (verify, counter, "filing"),
-            }
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+            handle.write(WRK_SCRIPT)
+        script = Path(handle.name)
+        counter = f"Api-Key {api_key}"
+        verify = f"{base}/api/v1/ecode/verify"
+        # name: (url, authorization, whose code is posted)
+        endpoints = {
+            "bare": (f"{base}/bench/bare", "", "local"),
+            "bare_counter": (f"{base}/bench/bare-counter", counter, "local"),
+            "verify": (verify, counter, "local"),
+            "verify_filing": (verify, counter, "filing"),
+        }
+        tokens = {group: fresh_token(base, phone) for group, (phone, _id) in PEOPLE.items()}
+        for group, applies in (("local", False), ("filing", True)):
+            status, body = request(verify, data={"token": tokens[group]}, headers={"Authorization": counter})
+            if status != 200 or not body.get("valid") or body["coverage"]["applies"] is not applies:
+                raise SystemExit(f"verify does not answer as expected for the {group} code: {status} {body}")
+        warmup_verifies = 2
+        for url, auth, group in endpoints.values():  # warm up every worker and connection
+            warmup = wrk(
+                url,
+                body={"token": tokens[group]},
+                auth=auth,
+                seconds=2,
+                connections=args.connections,
+                script=script,
+            )
+            if url == verify:
+                warmup_verifies += warmup["requests"]
+        rounds: dict[str, list[dict]] = {name: [] for name in endpoints}
+        for _ in range(args.rounds):
+            # A code lives 150 s with the skew; a round is far shorter.
             tokens = {group: fresh_token(base, phone) for group, (phone, _id) in PEOPLE.items()}
-            for group, applies in (("local", False), ("filing", True)):
-                status, body = request(
-                    verify, data={"token": tokens[group]}, headers={"Authorization": counter}
-                )
-                if status != 200 or not body.get("valid") or body["coverage"]["applies"] is not applies:
-                    raise SystemExit(
-                        f"verify does not answer as expected for the {group} code: {status} {body}"
-                    )
-            warmup_verifies = 2
-            for url, auth, group in endpoints.values():  # warm up every worker and connection
-                warmup = wrk(
+            for name, (url, auth, group) in endpoints.items():
+                cpu = server_cpu_seconds(server.pid)
+                database_cpu = database_cpu_seconds()
+                result = wrk(
                     url,
                     body={"token": tokens[group]},
                     auth=auth,
-                    seconds=2,
+                    seconds=args.seconds,
                     connections=args.connections,
                     script=script,
                 )
-                if url == verify:
-                    warmup_verifies += warmup["requests"]
-            rounds: dict[str, list[dict]] = {name: [] for name in endpoints}
-            for _ in range(args.rounds):
-                # A code lives 150 s with the skew; a round is far shorter.
-                tokens = {group: fresh_token(base, phone) for group, (phone, _id) in PEOPLE.items()}
-                for name, (url, auth, group) in endpoints.items():
-                    cpu, worker_cpu = server_cpu_seconds(server.pid), server_cpu_seconds(worker.pid)
-                    database_cpu = database_cpu_seconds()
-                    result = wrk(
-                        url,
-                        body={"token": tokens[group]},
-                        auth=auth,
-                        seconds=args.seconds,
-                        connections=args.connections,
-                        script=script,
-                    )
-                    result["server_cpu_ms"] = (
-                        (server_cpu_seconds(server.pid) - cpu) * 1e3 / result["requests"]
-                    )
-                    result["database_cpu_ms"] = (
-                        (database_cpu_seconds() - database_cpu) * 1e3 / result["requests"]
-                    )
-                    result["worker_cpu_ms"] = (
-                        (server_cpu_seconds(worker.pid) - worker_cpu) * 1e3 / result["requests"]
-                    )
-                    rounds[name].append(result)
-            script.unlink()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        # Every verify answered must be a row (wrk may give up on a few in flight at a round's end: more rows).
-        recorded = journal_drained() - events_before
+                result["server_cpu_ms"] = (server_cpu_seconds(server.pid) - cpu) * 1e3 / result["requests"]
+                result["database_cpu_ms"] = (database_cpu_seconds() - database_cpu) * 1e3 / result["requests"]
+                rounds[name].append(result)
+        script.unlink()
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        server.terminate()
+        server.wait(timeout=30)
+    # Every verify answered must be a row (wrk may give up on a few in flight at a round's end: more rows).
+    recorded = code_events() - events_before
     answered = (
         sum(r["requests"] for name in ("verify", "verify_filing") for r in rounds[name]) + warmup_verifies
     )
@@ -389,7 +354,6 @@ def main() -> None:
             "p50_ms": median(name, "p50_us") / 1e3,
             "p99_ms": median(name, "p99_us") / 1e3,
             "server_cpu_ms": median(name, "server_cpu_ms"),
-            "worker_cpu_ms": median(name, "worker_cpu_ms"),
             "database_cpu_ms": median(name, "database_cpu_ms"),
             "requests": sum(r["requests"] for r in rounds[name]),
         }
@@ -418,12 +382,12 @@ def main() -> None:
         python=platform.python_version(),
         postgres=urlparse(DATABASE_URL).hostname,
     )
-    print("| endpoint | requests/s | p50 | p99 | CPU per request: gunicorn, PostgreSQL, Celery |")
+    print("| endpoint | requests/s | p50 | p99 | CPU per request: gunicorn, PostgreSQL |")
     print("|---|---|---|---|---|")
     for name in endpoints:
         r = results[name]
         print(
-            f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['server_cpu_ms']:.2f}, {r['database_cpu_ms']:.2f}, {r['worker_cpu_ms']:.2f} ms |"
+            f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['server_cpu_ms']:.2f}, {r['database_cpu_ms']:.2f} ms |"
         )
     print(
         f"\nverify / bare: throughput {results['throughput_ratio']:.2f} (goal ≥ 0.5), "

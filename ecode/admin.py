@@ -9,7 +9,6 @@ from accounts.choices import Role
 from core.admin import AuditEventInline
 from core.errors import ServiceError
 
-from . import journal
 from .models import CodeEvent, Credential, SigningKey
 from .services import credential_reinstate, credential_revoke, credential_suspend
 
@@ -152,10 +151,6 @@ class CodeEventAdmin(admin.ModelAdmin):
         "token_iat",
     )
     readonly_fields = fields
-
-    def changelist_view(self, request, extra_context=None):
-        journal.flush_quietly()  # the checks of the last seconds are in the list too
-        return super().changelist_view(request, extra_context)
 
     def has_add_permission(self, request):
         return False

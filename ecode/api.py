@@ -232,6 +232,32 @@ class CheckOutputSerializer(serializers.Serializer):
     token = serializers.DictField()
 
 
+_REQUEST_NO_MAX = CheckInputSerializer().fields["request_no"].max_length
+_INSTITUTION_CODE_MAX = CheckInputSerializer().fields["institution_code"].max_length
+
+
+def check_input(data) -> dict:
+    """The validated input of a check. A scan in the usual shape (a JSON object of plain strings within their
+    lengths) is taken as CheckInputSerializer would take it, without building one per scan; anything else goes
+    through the serializer, for its errors."""
+    if type(data) is dict and type(data.get("token")) is str and len(data["token"]) <= _MAX_TOKEN_INPUT:
+        request_no, code = data.get("request_no", ""), data.get("institution_code", "")
+        if _plain(request_no, _REQUEST_NO_MAX) and _plain(code, _INSTITUTION_CODE_MAX):
+            return {
+                "token": data["token"],
+                "request_no": request_no.strip(),
+                "institution_code": code.strip(),
+            }
+    serializer = CheckInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return {"request_no": "", "institution_code": "", **serializer.validated_data}
+
+
+def _plain(value, max_length: int) -> bool:
+    # A string that CharField takes as it is but for trimming: printable ASCII, within its length once trimmed.
+    return type(value) is str and value.isascii() and value.isprintable() and len(value.strip()) <= max_length
+
+
 def _date(value):
     return value.isoformat() if value else None
 
@@ -295,9 +321,7 @@ class _CheckApi(APIView):
     check = staticmethod(ecode_verify)
 
     def post(self, request):
-        data = CheckInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = check_input(request.data)
         result = self.check(
             token=values["token"],
             operator=request.user,

@@ -115,6 +115,8 @@ class CodeEvent(models.Model):
         on_delete=models.PROTECT,
         related_name="events",
     )
+    # Every counter check inserts a row, so the table carries no index that another one covers: the person's
+    # and the institution's lookups use the (person, time) and (institution, time) indexes below.
     person = models.ForeignKey(
         "accounts.InsuredPerson",
         verbose_name=_("insured person"),
@@ -122,20 +124,23 @@ class CodeEvent(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="ecode_events",
+        db_index=False,
     )
     institution = models.ForeignKey(
         "reference.Institution",
         verbose_name=_("institution"),
         on_delete=models.PROTECT,
         related_name="ecode_events",
+        db_index=False,
     )
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="+"
     )
     api_key_prefix = models.CharField(_("terminal key"), max_length=12, blank=True)
     request_no = models.CharField(_("request number"), max_length=64, blank=True)
-    # A keyed hash of the token's subject block (never the token): one use per code, linkable only by us.
-    subject = models.CharField(max_length=32, blank=True, db_index=True)
+    # A keyed hash of the token's subject block (never the token): one use per code, linkable only by us. Only
+    # successful uses are looked up by it, through the partial unique index below.
+    subject = models.CharField(max_length=32, blank=True)
     kid = models.PositiveBigIntegerField(null=True, blank=True)
     token_iat = models.DateTimeField(_("code issued"), null=True, blank=True)
 

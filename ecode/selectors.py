@@ -10,7 +10,6 @@ from django.utils.translation import gettext as _
 
 from core.errors import ServiceError
 
-from . import journal
 from .errors import EcodeServiceErrorCode
 from .models import CodeEvent, CodeEventKind, Credential
 
@@ -24,9 +23,7 @@ def credential_for_person(*, person) -> Credential | None:
 
 
 def code_events_for_person(*, person) -> QuerySet[CodeEvent]:
-    """Where and when the person's codes were checked or used, newest first (the check journal written out
-    first, so a check made a moment ago is in the list)."""
-    journal.flush_quietly()
+    """Where and when the person's codes were checked or used, newest first."""
     return (
         CodeEvent.objects.filter(person=person).select_related("institution").order_by("-created_at", "-id")
     )

@@ -137,10 +137,6 @@ ECODE_SUBJECT_KEY = env("ECODE_SUBJECT_KEY")
 ECODE_SUBJECT_KEY_VERSION = int(env("ECODE_SUBJECT_KEY_VERSION", "1"))
 ECODE_TOKEN_TTL_SECONDS = 120
 ECODE_REFRESH_AFTER_SECONDS = 30
-# Verifies recorded through Redis and written to PostgreSQL in batches (ecode/journal.py); needs PostgreSQL,
-# Redis and Celery beat, so the embedded default records every check directly.
-ECODE_CHECK_JOURNAL = env("ECODE_CHECK_JOURNAL", "0") == "1"
-ECODE_CHECK_FLUSH_SECONDS = float(env("ECODE_CHECK_FLUSH_SECONDS", "2"))
 
 # --- Sign-in ---
 AUTH_TOKEN_TTL_HOURS = int(env("AUTH_TOKEN_TTL_HOURS", "720"))
@@ -189,7 +185,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
-    "ecode-flush-checks": {"task": "ecode.tasks.flush_checks", "schedule": ECODE_CHECK_FLUSH_SECONDS},
     "notifications-sweep": {"task": "notifications.tasks.sweep_pending", "schedule": 60.0},
     "filing-expire": {"task": "filing.tasks.expire_filings", "schedule": crontab(minute=5, hour=0)},
     "filing-expiry-reminders": {

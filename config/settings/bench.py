@@ -22,9 +22,6 @@ CACHES = {
     }
 }
 CELERY_BROKER_URL = REDIS_URL
-# A real worker with beat (started by the benchmark) writes the check journal, as in production.
-CELERY_TASK_ALWAYS_EAGER = False
-ECODE_CHECK_JOURNAL = env("ECODE_CHECK_JOURNAL", "1") == "1"  # as in production
 ROOT_URLCONF = "config.bench_urls"
 warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic for a benchmark
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]

@@ -361,3 +361,44 @@ def test_the_counter_sees_the_filing_in_force_and_whether_it_settles_here(creden
     assert body["filing_in_force"]["destination"] == "110000"
     assert body["filing_in_force"]["direct_settlement"] is False
     assert body["use_id"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"token": "1" * 227},
+        {"token": " 1234 ", "request_no": " HIS-1 ", "institution_code": "H11010500001"},
+        {"token": "1" * 227, "request_no": "", "institution_code": ""},
+        {"token": "1" * 1000, "request_no": "R" * 64, "institution_code": "H" * 12, "other": 1},
+        {"token": "1" * 1001},
+        {"token": "1", "request_no": "R" * 65},
+        {"token": "1", "institution_code": "H" * 13},
+        {"token": "1", "request_no": "  " + "R" * 64 + "  "},
+        {"token": "1", "request_no": "住院-1"},
+        {"token": "1", "request_no": "a\x00b"},
+        {"token": "1", "request_no": "\tR-1\n"},
+        {"token": "1", "request_no": 12},
+        {"token": "1", "request_no": None},
+        {"token": 12},
+        {"token": None},
+        {"request_no": "R-1"},
+        {},
+        ["1" * 227],
+        "1" * 227,
+    ],
+)
+def test_the_check_input_is_what_its_serializer_makes_of_it(data):
+    # The counter endpoints take the usual scan without building a serializer; what they accept and what they
+    # refuse, with which errors, must be exactly the serializer's.
+    from rest_framework.exceptions import ValidationError
+
+    from ecode.api import CheckInputSerializer, check_input
+
+    serializer = CheckInputSerializer(data=data)
+    if serializer.is_valid():
+        expected = {"request_no": "", "institution_code": "", **serializer.validated_data}
+        assert check_input(data) == expected
+    else:
+        with pytest.raises(ValidationError) as refused:
+            check_input(data)
+        assert refused.value.detail == serializer.errors

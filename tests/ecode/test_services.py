@@ -1,3 +1,4 @@
+import base64
 import threading
 from datetime import timedelta
 
@@ -7,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.choices import PersonStatus
+from accounts.models import InsuredPerson
 from core.audit import audit_history
 from core.errors import ServiceError
 from ecode.keys import private_key_open, subject_key
@@ -193,6 +195,77 @@ def test_suspended_revoked_and_inactive_person_codes_are_refused(credential, ope
     credential_revoke(credential=credential, actor=None, reason="gone")
     result = ecode_verify(token=token, operator=operator)
     assert result.code == "credential_revoked" and result.person is None
+
+
+@pytest.mark.parametrize("person_status", PersonStatus.values)
+@pytest.mark.parametrize("credential_status", CredentialStatus.values)
+def test_the_check_is_recorded_with_the_answer_the_counter_gets_in_every_state(
+    credential, operator, credential_status, person_status, caplog
+):
+    # On PostgreSQL one statement reads the credential and records the check, deciding the result in SQL;
+    # the record and the answer must agree for every state of the credential and the person.
+    token = token_issue(credential=credential).token
+    Credential.objects.filter(pk=credential.pk).update(status=credential_status)
+    InsuredPerson.objects.filter(pk=credential.person_id).update(status=person_status)
+    if credential_status == CredentialStatus.REVOKED:
+        expected = "credential_revoked"
+    elif credential_status == CredentialStatus.SUSPENDED or person_status != PersonStatus.ACTIVE:
+        expected = "credential_suspended"
+    else:
+        expected = "ok"
+    result = ecode_verify(token=token, operator=operator)
+    assert (result.code, result.valid) == (expected, expected == "ok")
+    event = CodeEvent.objects.get(pk=result.event_id)
+    assert (event.result, event.credential_id, event.person_id) == (
+        expected,
+        credential.pk,
+        credential.person_id,
+    )
+    assert "where the service decides" not in caplog.text
+
+
+def test_a_verify_inside_a_transaction_leaves_its_commit_synchronous(credential, operator):
+    # (pytest-django runs this test in a transaction, as a caller's transaction would.)
+    assert ecode_verify(token=token_issue(credential=credential).token, operator=operator).valid
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_verify_is_committed_at_once_and_leaves_the_connection_as_it_was():
+    credential = credential_factory()
+    operator, _key = counter(region_code="110000")
+    result = ecode_verify(token=token_issue(credential=credential).token, operator=operator)
+    assert result.valid
+    seen: list[str] = []
+
+    def read_elsewhere():
+        try:
+            seen.extend(CodeEvent.objects.filter(pk=result.event_id).values_list("result", flat=True))
+        finally:
+            connection.close()
+
+    reader = threading.Thread(target=read_elsewhere)
+    reader.start()
+    reader.join()
+    assert seen == ["ok"]
+    # The check's own commit skips the wait for the disk; nothing after it does.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+
+
+def test_codes_made_before_a_subject_key_rotation_still_verify_and_use(credential, operator, settings):
+    token = token_issue(credential=credential).token
+    settings.ECODE_SUBJECT_OLD_KEYS = f"1:{settings.ECODE_SUBJECT_KEY}"
+    settings.ECODE_SUBJECT_KEY = base64.urlsafe_b64encode(bytes(range(16, 32))).decode()
+    assert ecode_verify(token=token, operator=operator).code == "ok"
+    used = ecode_consume(token=token, operator=operator)
+    assert used.valid and used.person == credential.person
+    # Once the old key is dropped, its codes name nobody.
+    settings.ECODE_SUBJECT_OLD_KEYS = ""
+    assert ecode_verify(token=token, operator=operator).code == "unknown_subject"
 
 
 @pytest.mark.parametrize(
@@ -413,9 +486,9 @@ def test_the_counter_sees_the_same_filing_answer_as_the_filing_selector_on_every
     assert answers == ["no_filing", "ok", "ok", "no_filing"]
 
 
-def test_a_verify_decides_coverage_as_the_filing_selector_does_in_one_query():
+def test_a_verify_decides_coverage_as_the_filing_selector_does_in_one_statement():
     """The verify's own query carries the filings in force and the picks here; the answer must be the one
-    filing.selectors.filing_coverage gives, in every case, and cost a single query."""
+    filing.selectors.filing_coverage gives, in every case, and cost a single statement."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -442,8 +515,10 @@ def test_a_verify_decides_coverage_as_the_filing_selector_does_in_one_query():
             token = token_issue(credential=credential).token
             with CaptureQueriesContext(connection) as queries:
                 result = ecode_verify(token=token, operator=operator)
-            selects = [q for q in queries if q["sql"].lstrip().upper().startswith("SELECT")]
-            assert len(selects) == 1, [q["sql"] for q in selects]
+            # One statement reads the credential, the filings and the picks, and records the check.
+            work = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+            assert len(work) == 1, work
+            assert CodeEvent.objects.filter(pk=result.event_id, result="ok", institution=institution).exists()
             by_selector = filing_coverage(person=person, institution=institution, on_date=today())
             assert (result.coverage.applies, result.coverage.reason) == (
                 by_selector.applies,
