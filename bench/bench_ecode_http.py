@@ -13,6 +13,8 @@ over loopback, in alternating rounds of equal length:
 - ``POST /bench/bare``: a DRF view that parses the JSON body with a serializer and answers; no authentication,
   no database (the baseline of the goal);
 - ``POST /bench/bare-counter``: the same behind the counter's API-key authentication and permission;
+- ``POST /bench/bare-query``: that, plus one trivial query (``SELECT 1``): the least any endpoint that touches
+  the database pays, one round trip;
 - ``POST /api/v1/ecode/verify`` (``verify``): the full counter check of a person with no filing, which
   records a CodeEvent per request in the same statement (at the end it checks that every verify answered is
   a row);
@@ -224,11 +226,11 @@ def server_cpu_seconds(master: int) -> float:
     return total / ticks
 
 
-def database_cpu_seconds() -> float:
-    """User + system CPU time of every PostgreSQL process on this machine so far (Linux /proc); NaN when the
-    database runs elsewhere or its processes cannot be read."""
+def database_cpu() -> dict[int, float]:
+    """User + system CPU seconds of each PostgreSQL process on this machine so far (Linux /proc), by pid; empty
+    when the database runs elsewhere or its processes cannot be read."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total, seen = 0, False
+    seconds = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             head, _sep, tail = stat.read_text().rpartition(")")
@@ -236,9 +238,17 @@ def database_cpu_seconds() -> float:
             continue
         if head.endswith("(postgres"):
             fields = tail.split()
-            total += int(fields[11]) + int(fields[12])
-            seen = True
-    return total / ticks if seen else float("nan")
+            seconds[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
+
+
+def database_cpu_since(before: dict[int, float]) -> float:
+    """PostgreSQL CPU seconds spent since ``before`` by the processes alive now (one that ended in between
+    takes its time with it, so it is not subtracted either); NaN when none could be read."""
+    after = database_cpu()
+    if not after:
+        return float("nan")
+    return sum(spent - before.get(pid, 0.0) for pid, spent in after.items())
 
 
 def fresh_token(base: str, phone: str) -> str:
@@ -295,6 +305,7 @@ def main() -> None:
         endpoints = {
             "bare": (f"{base}/bench/bare", "", "local"),
             "bare_counter": (f"{base}/bench/bare-counter", counter, "local"),
+            "bare_query": (f"{base}/bench/bare-query", counter, "local"),
             "verify": (verify, counter, "local"),
             "verify_filing": (verify, counter, "filing"),
         }
@@ -321,7 +332,7 @@ def main() -> None:
             tokens = {group: fresh_token(base, phone) for group, (phone, _id) in PEOPLE.items()}
             for name, (url, auth, group) in endpoints.items():
                 cpu = server_cpu_seconds(server.pid)
-                database_cpu = database_cpu_seconds()
+                database_before = database_cpu()
                 result = wrk(
                     url,
                     body={"token": tokens[group]},
@@ -331,7 +342,7 @@ def main() -> None:
                     script=script,
                 )
                 result["server_cpu_ms"] = (server_cpu_seconds(server.pid) - cpu) * 1e3 / result["requests"]
-                result["database_cpu_ms"] = (database_cpu_seconds() - database_cpu) * 1e3 / result["requests"]
+                result["database_cpu_ms"] = database_cpu_since(database_before) * 1e3 / result["requests"]
                 rounds[name].append(result)
         script.unlink()
     finally:
@@ -364,6 +375,8 @@ def main() -> None:
         throughput_ratio_goal=0.5,
         p99_ratio=results["verify"]["p99_ms"] / results["bare"]["p99_ms"],
         p99_ratio_goal=2.0,
+        query_throughput_ratio=results["bare_query"]["rps"] / results["bare"]["rps"],
+        query_p99_ratio=results["bare_query"]["p99_ms"] / results["bare"]["p99_ms"],
         throughput_ratio_vs_counter=results["verify"]["rps"] / results["bare_counter"]["rps"],
         p99_ratio_vs_counter=results["verify"]["p99_ms"] / results["bare_counter"]["p99_ms"],
         filing_throughput_ratio=results["verify_filing"]["rps"] / results["bare"]["rps"],

@@ -1,5 +1,6 @@
 """The project's URLs plus bare endpoints for the HTTP benchmark (config.settings.bench only)."""
 
+from django.db import connection
 from django.urls import path
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -33,8 +34,19 @@ class BareCounterApi(BareApi):
     permission_classes = [IsCounter]
 
 
+class BareQueryApi(BareCounterApi):
+    """The counter's bare endpoint plus one trivial query: what any endpoint that touches the database pays."""
+
+    def post(self, request):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return super().post(request)
+
+
 urlpatterns = [
     path("bench/bare", BareApi.as_view()),
     path("bench/bare-counter", BareCounterApi.as_view()),
+    path("bench/bare-query", BareQueryApi.as_view()),
     *project_urlpatterns,
 ]
