@@ -99,9 +99,14 @@ def subject_keys() -> tuple[bytes, ...]:
     return tuple(keys)
 
 
-def subject_hash(block: bytes) -> str:
-    """A keyed 128-bit hash of a token's subject block: names one code for one-use checks, reveals nothing."""
-    return hashlib.blake2b(block, key=subject_key(), digest_size=16, person=b"ecode-subject").hexdigest()
+def subject_hash(block: bytes, key: bytes | None = None) -> str:
+    """A keyed 128-bit hash of a token's subject block: names one code for one-use checks, reveals nothing.
+
+    Keyed by the current subject key unless ``key`` names the one the code was made under (a use passes it,
+    so that a code keeps its hash across a subject-key rotation)."""
+    return hashlib.blake2b(
+        block, key=key or subject_key(), digest_size=16, person=b"ecode-subject"
+    ).hexdigest()
 
 
 # --- The key ring ---

@@ -817,6 +817,7 @@ def _check(
     )
     if credential is not None:
         event.credential, event.person = credential, credential.person
+        event.subject = _subject_of(verified.subject, credential.member_id)
     refusal = _credential_refusal(credential)
     if refusal is not None:
         return _record(event, refusal, verified=verified, on_date=today)
@@ -826,6 +827,15 @@ def _check(
         )
     coverage = _coverage(credential.person, institution, today, any_filing=credential.any_filing)
     return _consume(event, verified=verified, coverage=coverage, now=now, today=today)
+
+
+def _subject_of(block: bytes, member_id: int) -> str:
+    """The hash of a code's subject under the subject key it was made under (the one that names ``member_id``
+    in it): a code used before a subject-key rotation is still the same used code after it."""
+    for key in subject_keys():
+        if decrypt_subject(key, block)[0] == member_id:
+            return subject_hash(block, key=key)
+    return subject_hash(block)
 
 
 def _coverage_here(credential: Credential, institution) -> Coverage:

@@ -268,6 +268,19 @@ def test_codes_made_before_a_subject_key_rotation_still_verify_and_use(credentia
     assert ecode_verify(token=token, operator=operator).code == "unknown_subject"
 
 
+@pytest.mark.parametrize("redis_remembers", [True, False])
+def test_a_code_used_before_a_subject_key_rotation_stays_used_after_it(
+    credential, operator, settings, redis_remembers
+):
+    token = token_issue(credential=credential).token
+    assert ecode_consume(token=token, operator=operator).valid
+    settings.ECODE_SUBJECT_OLD_KEYS = f"1:{settings.ECODE_SUBJECT_KEY}"
+    settings.ECODE_SUBJECT_KEY = base64.urlsafe_b64encode(bytes(range(16, 32))).decode()
+    if not redis_remembers:
+        cache.clear()  # the database's one-use index must refuse it too
+    assert ecode_consume(token=token, operator=operator).code == "already_used"
+
+
 @pytest.mark.parametrize(
     "offset, code", [(-CLOCK_SKEW - 1, "not_yet_valid"), (-CLOCK_SKEW, "ok"), (150, "ok"), (151, "expired")]
 )
