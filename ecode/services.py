@@ -446,11 +446,16 @@ def _check_filing_fields() -> tuple:
     return tuple(f for f in Filing._meta.concrete_fields if f.name in _CHECK_FILING_FIELDS)
 
 
-def _member_ids(block: bytes) -> tuple[int, ...]:
-    """The member ids a subject block may name: its decryption under each subject key in use (one, two during
-    a rotation), leaving out values no credential can have."""
-    ids = (decrypt_subject(key, block)[0] for key in subject_keys())
-    return tuple(dict.fromkeys(member_id for member_id in ids if not member_id >> _MEMBER_ID_BITS))
+def _subject_candidates(block: bytes) -> dict[int, bytes]:
+    """The member ids a subject block may name, each with the subject key that names it: its decryption under
+    each key in use (one, two during a rotation), leaving out values no credential can have. A code's subject
+    is hashed under the key it was made under, so that it keeps one hash across a rotation."""
+    candidates: dict[int, bytes] = {}
+    for key in subject_keys():
+        member_id = decrypt_subject(key, block)[0]
+        if not member_id >> _MEMBER_ID_BITS:
+            candidates.setdefault(member_id, key)
+    return candidates
 
 
 @lru_cache(maxsize=8)
@@ -542,19 +547,27 @@ def _verify_recorded_sql(candidates: int, async_commit: bool) -> str:
         "CASE WHEN c.credential_pk IS NULL THEN %s WHEN c.credential_status = %s THEN %s"
         f' WHEN c.credential_status = %s OR c."{person.get_field("status").column}" <> %s THEN %s ELSE %s END'
     )
+    # The subject's hash under the key that names the member found (see _subject_candidates).
+    whens = "WHEN %s THEN %s " * candidates
+    subject = "%s" if candidates == 1 else f"CASE c.credential_member_id {whens}ELSE %s END"
     commit = ", set_config('synchronous_commit', 'off', true)" if async_commit else ""
     return (
         f"WITH c AS ({_check_sql(False, 'postgresql', candidates)}),"  # noqa: S608
         f' e AS (INSERT INTO "{event.db_table}" ({columns})'
-        f' SELECT %s, %s, {decided}, c.credential_pk, c."{person.pk.column}", %s, %s, %s, %s, %s, %s, %s'
+        f' SELECT %s, %s, {decided}, c.credential_pk, c."{person.pk.column}", %s, %s, %s, %s, {subject}, %s, %s'
         f' FROM (SELECT 1) AS one LEFT JOIN c ON TRUE RETURNING "{event.pk.column}", "{result}")'
         f' SELECT c.*, e."{event.pk.column}", e."{result}"{commit} FROM e LEFT JOIN c ON TRUE'
     )
 
 
-def _verify_recorded_params(event: CodeEvent, member_ids: tuple[int, ...], on_date) -> tuple:
+def _verify_recorded_params(event: CodeEvent, block: bytes, candidates: dict[int, bytes], on_date) -> tuple:
+    subjects = {member_id: subject_hash(block, key=key) for member_id, key in candidates.items()}
+    if len(subjects) == 1:
+        subject = tuple(subjects.values())
+    else:  # CASE member id WHEN ... THEN its hash ... ELSE the current key's
+        subject = (*(value for pair in subjects.items() for value in pair), event.subject)
     return (
-        *_check_params(member_ids, on_date, event.institution),
+        *_check_params(tuple(candidates), on_date, event.institution),
         event.created_at,
         str(event.kind),
         str(EcodeErrorCode.UNKNOWN_SUBJECT),
@@ -568,7 +581,7 @@ def _verify_recorded_params(event: CodeEvent, member_ids: tuple[int, ...], on_da
         event.operator_id,
         event.api_key_prefix,
         event.request_no,
-        event.subject,
+        *subject,
         event.kid,
         event.token_iat,
     )
@@ -809,15 +822,15 @@ def _check(
     event.kid = verified.kid
     event.token_iat = datetime.fromtimestamp(verified.iat, UTC)
 
-    member_ids = _member_ids(verified.subject)
-    if kind == CodeEventKind.VERIFY and member_ids and connection.vendor == "postgresql":
-        return _verify_recorded(event, verified, member_ids, on_date=today)
+    candidates = _subject_candidates(verified.subject)
+    if kind == CodeEventKind.VERIFY and candidates and connection.vendor == "postgresql":
+        return _verify_recorded(event, verified, candidates, on_date=today)
     credential = _credential_for_subject(
-        member_ids, on_date=today, whole_person=kind == CodeEventKind.CONSUME, institution=institution
+        tuple(candidates), on_date=today, whole_person=kind == CodeEventKind.CONSUME, institution=institution
     )
     if credential is not None:
         event.credential, event.person = credential, credential.person
-        event.subject = _subject_of(verified.subject, credential.member_id)
+        event.subject = subject_hash(verified.subject, key=candidates[credential.member_id])
     refusal = _credential_refusal(credential)
     if refusal is not None:
         return _record(event, refusal, verified=verified, on_date=today)
@@ -829,31 +842,22 @@ def _check(
     return _consume(event, verified=verified, coverage=coverage, now=now, today=today)
 
 
-def _subject_of(block: bytes, member_id: int) -> str:
-    """The hash of a code's subject under the subject key it was made under (the one that names ``member_id``
-    in it): a code used before a subject-key rotation is still the same used code after it."""
-    for key in subject_keys():
-        if decrypt_subject(key, block)[0] == member_id:
-            return subject_hash(block, key=key)
-    return subject_hash(block)
-
-
 def _coverage_here(credential: Credential, institution) -> Coverage:
     picked = credential.picked_here
     return coverage_among(credential.filings, institution, picked_here=lambda _here: picked)
 
 
 def _verify_recorded(
-    event: CodeEvent, verified, member_ids: tuple[int, ...], *, on_date
+    event: CodeEvent, verified, candidates: dict[int, bytes], *, on_date
 ) -> VerificationResult:
     """A verify on PostgreSQL: one statement finds the credential and records the check (one round trip, and
     the check is in the person's history as soon as the counter has its answer)."""
     in_transaction = connection.in_atomic_block
-    sql = _verify_recorded_sql(len(member_ids), not in_transaction)
+    sql = _verify_recorded_sql(len(candidates), not in_transaction)
     try:
         # Inside a caller's transaction a refused insert must not poison it.
         with transaction.atomic() if in_transaction else nullcontext(), connection.cursor() as cursor:
-            cursor.execute(sql, _verify_recorded_params(event, member_ids, on_date))
+            cursor.execute(sql, _verify_recorded_params(event, verified.subject, candidates, on_date))
             row = cursor.fetchone()
     except IntegrityError:
         if not event.request_no:
