@@ -560,14 +560,14 @@ def _verify_recorded_sql(candidates: int, async_commit: bool) -> str:
     )
 
 
-def _verify_recorded_params(event: CodeEvent, block: bytes, candidates: dict[int, bytes], on_date) -> tuple:
-    subjects = {member_id: subject_hash(block, key=key) for member_id, key in candidates.items()}
+def _verify_recorded_params(event: CodeEvent, subjects: dict[int, str], on_date) -> tuple:
+    """The parameters of ``_verify_recorded_sql``; ``subjects``: each candidate member id's subject hash."""
     if len(subjects) == 1:
         subject = tuple(subjects.values())
     else:  # CASE member id WHEN ... THEN its hash ... ELSE the current key's
         subject = (*(value for pair in subjects.items() for value in pair), event.subject)
     return (
-        *_check_params(tuple(candidates), on_date, event.institution),
+        *_check_params(tuple(subjects), on_date, event.institution),
         event.created_at,
         str(event.kind),
         str(EcodeErrorCode.UNKNOWN_SUBJECT),
@@ -754,14 +754,17 @@ def _result(event: CodeEvent, *, verified=None, coverage=None, replayed: bool = 
     )
 
 
-def _replay(event: CodeEvent, *, kind: str, subject: str, on_date) -> VerificationResult:
-    """The stored answer to a request number seen before, if it was the same request; else a conflict."""
+def _replay(event: CodeEvent, *, kind: str, subject: str | frozenset[str], on_date) -> VerificationResult:
+    """The stored answer to a request number seen before, if it was the same request (the same kind of check
+    of the same code, ``subject`` being its hash, or the hashes it may have during a subject-key rotation);
+    else a conflict."""
+    subjects = {subject} if isinstance(subject, str) else subject
     prior = (
         CodeEvent.objects.select_related("institution", "person", "credential")
         .filter(institution=event.institution, request_no=event.request_no)
         .first()
     )
-    if prior is None or prior.kind != kind or prior.subject != subject:
+    if prior is None or prior.kind != kind or prior.subject not in subjects:
         raise ServiceError(
             EcodeServiceErrorCode.DUPLICATE_REQUEST_NO,
             _("This request number was already used for another request."),
@@ -854,15 +857,18 @@ def _verify_recorded(
     the check is in the person's history as soon as the counter has its answer)."""
     in_transaction = connection.in_atomic_block
     sql = _verify_recorded_sql(len(candidates), not in_transaction)
+    subjects = {member_id: subject_hash(verified.subject, key=key) for member_id, key in candidates.items()}
     try:
         # Inside a caller's transaction a refused insert must not poison it.
         with transaction.atomic() if in_transaction else nullcontext(), connection.cursor() as cursor:
-            cursor.execute(sql, _verify_recorded_params(event, verified.subject, candidates, on_date))
+            cursor.execute(sql, _verify_recorded_params(event, subjects, on_date))
             row = cursor.fetchone()
     except IntegrityError:
         if not event.request_no:
             raise
-        return _replay(event, kind=event.kind, subject=event.subject, on_date=on_date)
+        return _replay(
+            event, kind=event.kind, subject=frozenset({event.subject, *subjects.values()}), on_date=on_date
+        )
     width = len(_check_person_fields(False)) + 4
     event.pk, event.result = row[width], row[width + 1]
     event._state.adding, event._state.db = False, connection.alias

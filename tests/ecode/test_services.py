@@ -287,6 +287,10 @@ def test_during_a_subject_key_rotation_a_codes_checks_and_use_name_it_alike(cred
         assert checked.valid and used.valid
         subjects = CodeEvent.objects.filter(pk__in=[checked.event_id, used.event_id]).values_list("subject")
         assert len(set(subjects)) == 1
+        # A counter's retry with the same request number gets the stored answer.
+        first = ecode_verify(token=token, operator=operator, request_no=f"R-{candidates}")
+        again = ecode_verify(token=token, operator=operator, request_no=f"R-{candidates}")
+        assert first.valid and again.replayed and again.event_id == first.event_id
     assert seen == {1, 2}
 
 
