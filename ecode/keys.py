@@ -92,7 +92,7 @@ def subject_keys() -> tuple[bytes, ...]:
     Tokens do not name the subject key version, so after a rotation the service tries the older keys for
     the few minutes old tokens live; a wrong key yields an unknown member id, never a wrong person.
     """
-    old = getattr(settings, "ECODE_SUBJECT_OLD_KEYS", "") or ""
+    old = settings.ECODE_SUBJECT_OLD_KEYS
     keys = [subject_key()]
     for item in filter(None, (part.strip() for part in old.split(","))):
         keys.append(_decoded(item.partition(":")[2], SUBJECT_KEY_BYTES, "ECODE_SUBJECT_OLD_KEYS"))

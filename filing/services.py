@@ -56,6 +56,8 @@ COUNTER = "counter"  # a counter operator recording an emergency that counts as 
 SYSTEM = "system"  # scheduled tasks and automatic decisions
 
 S = FilingStatus
+# Supporting documents are added and removed while the filing is a draft; after that they are the record.
+DOCUMENTS_EDITABLE = frozenset({S.DRAFT})
 TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
     (S.DRAFT, S.SUBMITTED): frozenset({OWNER, AREA_REVIEWER}),
     (S.DRAFT, S.CANCELLED): frozenset({OWNER, AREA_REVIEWER}),
@@ -118,6 +120,13 @@ def _check_transition(filing: Filing, *, to: str, actor) -> None:
         raise _invalid_transition(filing, to)
     if not roles & allowed:
         raise PermissionDenied(_("You are not allowed to act on this filing."))
+
+
+def filing_transition_allowed(*, filing: Filing, to: str, actor) -> bool:
+    """Whether ``actor`` may move ``filing`` from its state to ``to`` (what pages offer); the transition itself
+    may still be refused by a rule of its own."""
+    allowed = TRANSITIONS.get((filing.status, to))
+    return bool(allowed and _actor_roles(filing, actor) & allowed)
 
 
 def _invalid_transition(filing: Filing, to: str) -> ServiceError:
@@ -1000,7 +1009,7 @@ def document_add(*, filing: Filing, actor, upload, kind: str) -> FilingDocument:
     privately under a random name."""
     filing = _locked(filing)
     _authorize(filing, actor, {OWNER, AREA_REVIEWER})
-    if filing.status != FilingStatus.DRAFT:
+    if filing.status not in DOCUMENTS_EDITABLE:
         raise ServiceError(
             FilingErrorCode.NOT_EDITABLE, _("Documents can be added to a draft only."), status=409
         )
@@ -1057,7 +1066,7 @@ def document_remove(*, document: FilingDocument, actor) -> None:
     """Remove a document from a draft; the file is deleted once the removal is committed."""
     filing = _locked(document.filing)
     _authorize(filing, actor, {OWNER, AREA_REVIEWER})
-    if filing.status != FilingStatus.DRAFT:
+    if filing.status not in DOCUMENTS_EDITABLE:
         raise ServiceError(
             FilingErrorCode.NOT_EDITABLE, _("Documents can be removed from a draft only."), status=409
         )

@@ -7,6 +7,7 @@ class SettlementErrorCode(str, Enum):
     INVALID_PRICE = "invalid_price"
     INVALID_DATES = "invalid_dates"
     NO_ITEMS = "no_items"
+    AMOUNT_TOO_LARGE = "amount_too_large"
     MISSING_CREDENTIAL = "missing_credential"
     UNKNOWN_FILING = "unknown_filing"
     FILING_NOT_OF_PERSON = "filing_not_of_person"

@@ -25,6 +25,8 @@ from .choices import (
 )
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+# Every money column holds less than this (yuan).
+MONEY_LIMIT = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
 RATIO = {"max_digits": 5, "decimal_places": 4, "validators": [MinValueValidator(0), MaxValueValidator(1)]}
 ZERO = Decimal("0.00")
 MAX_GROUP_CUT = Decimal("0.10")

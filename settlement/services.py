@@ -36,6 +36,7 @@ from .choices import (
 )
 from .errors import SettlementErrorCode
 from .models import (
+    MONEY_LIMIT,
     Accumulator,
     Catalogue,
     CatalogueItem,
@@ -306,11 +307,18 @@ def settlement_create(
         raise _refuse(SettlementErrorCode.NO_ITEMS, _("The bill has no items."), field="items")
     # Bad items are refused before anything else is looked at or written.
     try:
-        calculator.itemise(bill, {})
+        lines = calculator.itemise(bill, {})
     except calculator.CalculationError as exc:
         raise _refuse(
             exc.code, _("Quantities must be positive and prices not negative."), field=exc.field
         ) from None
+    # Every amount of a settlement is stored in a money column; a bill beyond them is a typing error.
+    if sum(line.amount for line in lines) >= MONEY_LIMIT:
+        raise _refuse(
+            SettlementErrorCode.AMOUNT_TOO_LARGE,
+            _("The bill's amount is beyond what a settlement can hold; check the quantities and prices."),
+            field="items",
+        )
 
     try:
         with transaction.atomic():
@@ -334,6 +342,8 @@ def settlement_create(
         existing = _existing_by_request_no(institution, request_no)
         if existing is not None:
             return existing, False
+        if use_id is None:  # only a use is unique to one settlement; anything else is not the counter's doing
+            raise
         raise _refuse(
             SettlementErrorCode.USE_ALREADY_SETTLED,
             _("This use of the e-code is already settled."),

@@ -9,7 +9,6 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -331,10 +330,6 @@ def _filing_or_404(request, filing_id: int):
         raise Http404 from None
 
 
-_DOCUMENT_OPEN = (FilingStatus.DRAFT, FilingStatus.SUBMITTED)
-_CANCELLABLE = (FilingStatus.DRAFT, FilingStatus.SUBMITTED, FilingStatus.APPROVED)
-
-
 @person_required
 def filings(request):
     return render(
@@ -359,8 +354,10 @@ def filing_detail(request, filing_id: int):
             "timeline": filing_timeline(filing, audit_history(filing)),
             "picks": [pick.institution for pick in filing.picks.all()],
             "documents": list(filing.documents.all()),
-            "can_cancel": filing.status in _CANCELLABLE,
-            "can_add_documents": filing.status in _DOCUMENT_OPEN,
+            "can_cancel": filing_services.filing_transition_allowed(
+                filing=filing, to=FilingStatus.CANCELLED, actor=request.user
+            ),
+            "can_add_documents": filing.status in filing_services.DOCUMENTS_EDITABLE,
             "cancel_form": CancelForm(),
             "document_form": DocumentForm(kinds=DocumentKind.choices),
         },
@@ -372,9 +369,11 @@ def filing_detail(request, filing_id: int):
 def filing_cancel(request, filing_id: int):
     filing = _filing_or_404(request, filing_id)
     form = CancelForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    if not form.is_valid():  # the reason the person typed is kept with the cancellation, or nothing is done
+        messages.error(request, " ".join(form.errors["reason"]))
+        return redirect("web:filing", filing_id=filing.pk)
     try:
-        filing_services.filing_cancel(filing=filing, actor=request.user, reason=reason)
+        filing_services.filing_cancel(filing=filing, actor=request.user, reason=form.cleaned_data["reason"])
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -454,21 +453,29 @@ def counter(request):
     return render(request, "web/counter/index.html", _counter_context(request))
 
 
+def _counter_refusal(request, message: str, *, status: int, form=None):
+    # Shown where the result goes; the header tells the page's script this 403 is an answer, not an expired
+    # session to reload for.
+    context = _counter_context(request, input_error=message, **({"form": form} if form is not None else {}))
+    template = (
+        "web/counter/_result.html"
+        if request.headers.get("X-Requested-With") == "fetch"
+        else "web/counter/index.html"
+    )
+    response = render(request, template, context, status=status)
+    response["X-Counter-Refusal"] = "1"
+    return response
+
+
 def _counter_check(request, check, *, used: bool):
     form = ScanForm(request.POST)
     if not form.is_valid():
-        context = _counter_context(request, form=form, input_error=_("Scan or type the e-code."))
-        template = (
-            "web/counter/_result.html"
-            if request.headers.get("X-Requested-With") == "fetch"
-            else ("web/counter/index.html")
-        )
-        return render(request, template, context, status=400)
+        return _counter_refusal(request, _("Scan or type the e-code."), status=400, form=form)
     token = form.cleaned_data["token"]
     try:
         result = check(token=token, operator=request.user, request_no=uuid.uuid4().hex)
-    except ServiceError as exc:
-        raise PermissionDenied(exc.message) from None
+    except ServiceError as exc:  # e.g. the institution is no longer active
+        return _counter_refusal(request, exc.message, status=exc.status_code)
     return _counter_result(request, result, token=token, used=used)
 
 

@@ -106,6 +106,8 @@ def test_use_of_another_institution_is_refused(setup, counter_client):
         ({"visit_type": "dental"}, "invalid_visit_type"),
         ({"items": f.api_items(("XJ01CAA040A001", -1, "25.00"))}, "invalid_quantity"),
         ({"items": f.api_items(("XJ01CAA040A001", 1, "-25.00"))}, "invalid_price"),
+        # Within each field's digits, but beyond what a settlement's money columns hold.
+        ({"items": f.api_items(("XJ01CAA040A001", 99999999, "9999999999.00"))}, "amount_too_large"),
         ({"items": []}, "invalid"),
         ({"visit_date": (today() + dt.timedelta(days=1)).isoformat()}, "invalid_dates"),
         ({"use_id": None}, "missing_credential"),

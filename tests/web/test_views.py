@@ -101,6 +101,18 @@ def test_person_cannot_see_another_persons_filing_or_notice(web_client, person, 
     assert filing.status == FilingStatus.SUBMITTED
 
 
+def test_person_cannot_open_or_remove_another_persons_document(web_client, person):
+    other = person_factory(insured_region=INSURED)
+    filing = draft(other, destination=DESTINATION)
+    document = with_document(filing, "residence_proof")
+    url = f"/filings/{filing.pk}/documents/{document.pk}/"
+    assert web_client(other.user).get(url).status_code == 200
+    client = web_client(person.user)
+    assert client.get(url).status_code == 404
+    assert client.post(url + "remove/").status_code == 404
+    assert filing.documents.filter(pk=document.pk).exists()
+
+
 # --- Sign-in ---
 
 
@@ -304,6 +316,20 @@ def test_counter_says_when_the_filing_is_not_in_force_here(web_client, person, h
     assert 'data-valid="true"' in html and "tag red" in html
 
 
+def test_counter_of_an_inactive_institution_is_told_why_it_cannot_check(web_client, person):
+    token = token_issue(credential=credential_factory(person=person)).token
+    operator = CounterFactory()
+    client = web_client(operator)
+    operator.institution.active = False
+    operator.institution.save()
+    response = client.post("/counter/verify/", {"token": token}, HTTP_X_REQUESTED_WITH="fetch")
+    html = response.content.decode()
+    # An answer in the result area (the page's script reloads on any other 403), not a bare error page.
+    assert response.status_code == 403 and response["X-Counter-Refusal"] == "1"
+    assert 'role="alert"' in html and "<html" not in html
+    assert "该机构未启用。" in html or "The institution is not active." in html
+
+
 def test_counter_explains_a_code_that_is_not_an_ecode(web_client):
     client = web_client(CounterFactory())
     html = client.post("/counter/verify/", {"token": "6222 0000 1111"}).content.decode()
@@ -341,6 +367,29 @@ def test_person_cancels_a_filing_under_review(web_client, person):
     assert response["Location"] == f"/filings/{filing.pk}/"
     filing.refresh_from_db()
     assert filing.status == FilingStatus.CANCELLED
+
+
+def test_a_cancel_reason_too_long_is_refused_and_nothing_is_cancelled(web_client, person):
+    filing = submitted(person, destination=DESTINATION)
+    response = web_client(person.user).post(
+        f"/filings/{filing.pk}/cancel/", {"reason": "改" * 201}, follow=True
+    )
+    assert 'class="msg error"' in response.content.decode()
+    filing.refresh_from_db()
+    assert filing.status == FilingStatus.SUBMITTED and filing.reason == ""
+
+
+def test_documents_can_be_removed_from_a_draft_only(web_client, person):
+    filing = draft(person, destination=DESTINATION)
+    document = with_document(filing, "residence_proof")
+    client = web_client(person.user)
+    remove = f"/filings/{filing.pk}/documents/{document.pk}/remove/"
+    assert remove in client.get(f"/filings/{filing.pk}/").content.decode()
+    filing_submit(filing=filing, actor=person.user)
+    page = client.get(f"/filings/{filing.pk}/").content.decode()
+    assert remove not in page and f"/filings/{filing.pk}/documents/{document.pk}/" in page
+    # Cancelling stays on offer while the filing is under review.
+    assert f"/filings/{filing.pk}/cancel/" in page
 
 
 def test_a_cancelled_filing_cannot_be_cancelled_again(web_client, person):

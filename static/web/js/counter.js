@@ -25,7 +25,9 @@
       headers: { "X-Requested-With": "fetch" },
     })
       .then(function (response) {
-        if (response.status === 403 || response.redirected) {
+        // A 403 that is not the counter's own refusal is an expired session or CSRF token: reload.
+        var refusal = response.headers.get("X-Counter-Refusal");
+        if ((response.status === 403 && !refusal) || response.redirected) {
           window.location.reload();
           return null;
         }
