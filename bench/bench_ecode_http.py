@@ -22,7 +22,7 @@ over loopback, in alternating rounds of equal length:
 
 Goals: verify keeps at least 0.5 of the bare endpoint's throughput, and its p99 latency stays under twice the
 bare endpoint's. Each figure is the median over the rounds; the endpoints alternate round by round so that
-noise from other processes falls on all of them. About a minute with the defaults.
+noise from other processes falls on all of them. About two minutes with the defaults.
 """
 
 from __future__ import annotations

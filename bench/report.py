@@ -108,7 +108,7 @@ def main() -> None:
         "### Where the time of a verify goes",
         "",
         f"One round trip to the database alone takes the bare endpoint down to {http['query_throughput_ratio']:.2f} "
-        "of its throughput on this machine (`bare-query`): on 2 cores shared by gunicorn, PostgreSQL and the "
+        f"of its throughput on this machine (`bare-query`): on {http['cpus']} cores shared by gunicorn, PostgreSQL and the "
         "load generator, each round trip costs a send, a wake-up and a receive on both sides. A verify needs at "
         "least that one: it must read the credential's state as it is now and record the check before it "
         f"answers. Beyond `bare-query`, a verify costs {verify['server_cpu_ms'] - query['server_cpu_ms']:.2f} ms "

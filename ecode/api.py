@@ -311,7 +311,9 @@ def check_body(result: VerificationResult) -> dict:
 def _check_response(result: VerificationResult) -> Response:
     if result.valid:
         return Response(check_body(result))
-    body = error_body(result.code, result.message, {"token": [result.message]})
+    # The field a counter should look at: the institution it claimed, or else the scanned code.
+    field = "institution_code" if result.code == EcodeErrorCode.WRONG_INSTITUTION else "token"
+    body = error_body(result.code, result.message, {field: [result.message]})
     body["event_id"] = result.event_id
     return Response(body, status=verification_status(result.code))
 

@@ -108,12 +108,13 @@ class FilingListCreateApi(APIView):
     """GET: the person's filings, newest first (paginated). POST: create a draft filing."""
 
     permission_classes = [IsInsuredPerson]
+    pagination_class = Pagination  # read by the schema too: the list is a page, not a bare array
 
     @extend_schema(
         operation_id="filings_list", summary="List my filings", responses={200: FilingSerializer(many=True)}
     )
     def get(self, request):
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(filings_for_person(person=request.user.person), request, view=self)
         return paginator.get_paginated_response(
             FilingSerializer(page, many=True, context={"request": request}).data

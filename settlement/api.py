@@ -169,9 +169,11 @@ class SettlementListCreateApi(APIView):
     def get_permissions(self):
         return [IsCounter()] if self.request.method == "POST" else [IsAuthenticated()]
 
+    pagination_class = Pagination  # read by the schema too: the list is a page, not a bare array
+
     @extend_schema(operation_id="settlements_list", responses={200: SettlementSerializer(many=True)})
     def get(self, request):
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(settlements_list(user=request.user), request, view=self)
         return paginator.get_paginated_response(SettlementSerializer(page, many=True).data)
 

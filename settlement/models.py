@@ -29,7 +29,8 @@ MONEY = {"max_digits": 14, "decimal_places": 2}
 MONEY_LIMIT = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
 RATIO = {"max_digits": 5, "decimal_places": 4, "validators": [MinValueValidator(0), MaxValueValidator(1)]}
 ZERO = Decimal("0.00")
-MAX_GROUP_CUT = Decimal("0.10")
+# Local practice cuts other temporary filers by 10 to 20 points (one area cuts 15).
+MAX_GROUP_CUT = Decimal("0.20")
 
 
 def _money(label, **kwargs):
@@ -142,7 +143,7 @@ class Policy(models.Model):
         max_digits=5,
         decimal_places=4,
         validators=[MinValueValidator(0), MaxValueValidator(MAX_GROUP_CUT)],
-        help_text=_("Points taken off the fund ratio of people filed as other temporary (at most 0.10)."),
+        help_text=_("Points taken off the fund ratio of people filed as other temporary (at most 0.20)."),
     )
     referral_cut = models.DecimalField(
         _("ratio cut for referrals"),
@@ -184,7 +185,7 @@ class Policy(models.Model):
                 condition=Q(temporary_cut__lte=MAX_GROUP_CUT)
                 & Q(referral_cut__lte=MAX_GROUP_CUT)
                 & Q(emergency_cut__lte=MAX_GROUP_CUT),
-                name="policy_cut_at_most_10_points",
+                name="policy_cut_at_most_20_points",
             ),
         ]
 

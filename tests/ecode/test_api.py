@@ -307,6 +307,7 @@ def test_an_institution_cannot_act_for_another_and_each_check_is_its_own(credent
         BASE + "consume", {"token": token, "institution_code": second.institution.code}, format="json"
     )
     assert foreign.status_code == 403 and foreign.json()["code"] == "wrong_institution"
+    assert list(foreign.json()["fields"]) == ["institution_code"]
     event = CodeEvent.objects.get(pk=foreign.json()["event_id"])
     assert event.institution == first.institution and event.result == "wrong_institution"
     # The code was not used by that refusal.

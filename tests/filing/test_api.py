@@ -304,3 +304,12 @@ def test_openapi_schema_documents_the_filing_operations(api_client):
         "/api/v1/filings/rules",
     ):
         assert path in paths
+    # The lists are pages ({count, next, previous, results}), as the endpoints answer, with their parameters.
+    for path, component in (
+        ("/api/v1/filings/", "PaginatedFilingList"),
+        ("/api/v1/settlements/", "PaginatedSettlementList"),
+    ):
+        listing = paths[path]["get"]
+        assert {"page", "page_size"} <= {parameter["name"] for parameter in listing["parameters"]}
+        ok = listing["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok == {"$ref": f"#/components/schemas/{component}"}

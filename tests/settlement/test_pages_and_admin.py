@@ -120,3 +120,18 @@ def test_catalogue_import_through_admin(admin_client):
     from settlement.models import CatalogueItem
 
     assert CatalogueItem.objects.get(code="X1").catalogue.province_id == "460000"
+
+
+def test_a_policy_may_cut_other_temporary_filers_by_up_to_20_points():
+    # Local practice: 10 to 20 points (one area cuts 15, domain.md).
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError, transaction
+
+    policy = f.policy(temporary_cut=D("0.15"))
+    policy.full_clean()
+    policy.temporary_cut = D("0.25")
+    with pytest.raises(ValidationError) as refused:
+        policy.full_clean()
+    assert "temporary_cut" in refused.value.message_dict
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Policy.objects.filter(pk=policy.pk).update(temporary_cut=D("0.25"))
