@@ -74,3 +74,14 @@ def test_readyz_says_degraded_not_down_while_the_cache_is_away(cache_away, clien
         "status": "degraded",
         "checks": {"database": "ok", "cache": "unavailable", "broker": "in_process"},
     }
+
+
+def test_signed_in_people_keep_using_the_api_and_the_pages_while_the_cache_is_away(
+    cache_away, person_client, client
+):
+    person = person_factory()
+    api = person_client(person)
+    assert api.get("/api/v1/me").status_code == 200
+    assert api.get("/api/v1/filings/").status_code == 200
+    client.force_login(person.user)
+    assert client.get("/").status_code == 200
