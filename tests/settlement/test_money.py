@@ -6,9 +6,12 @@ import logging
 from decimal import Decimal as D
 
 import pytest
+from django.db import IntegrityError, transaction
 
+from core.integrity import violated_constraint
 from filing.dates import today
 from settlement.models import Accumulator, Settlement
+from settlement.services import settlement_create
 from tests.factories import person_factory
 from tests.settlement import factories as f
 
@@ -104,3 +107,34 @@ def test_a_refusal_by_the_database_is_not_reported_as_something_else(
     assert "number" in logged
     assert person.id_number not in logged and person.name not in logged
     assert Settlement.objects.get().number not in logged
+
+
+def test_the_constraint_a_settlement_row_breaks_is_named_without_its_values(setup):
+    """What settlement_create decides by: the name (or columns) of the broken constraint, on both backends."""
+    person, _filing, operator, _key = setup
+    settlement, _ = settlement_create(
+        operator=operator,
+        visit_type="general_outpatient",
+        visit_date=today(),
+        use_id=f.consumed_use(person, operator),
+        request_no="REQ-7",
+        items=f.items(("XJ01CAA040A001", 1, "3080.92")),
+    )
+
+    def broken(**changes) -> str:
+        row = Settlement.objects.get(pk=settlement.pk)
+        row.pk, row.number = None, "JS-COPY"
+        for name, value in changes.items():
+            setattr(row, name, value)
+        with pytest.raises(IntegrityError) as error, transaction.atomic():
+            row.save()
+        return violated_constraint(error.value)
+
+    assert "code_event" in broken(request_no="")
+    assert "request_no" in broken(code_event=None)
+    assert broken(code_event=None, request_no="", total=settlement.total + D("0.01")) in {
+        "settlement_split_adds_up",
+        "settlement_items_add_up",
+    }
+    for name in (broken(request_no=""), broken(code_event=None)):
+        assert "REQ-7" not in name and "=" not in name  # PostgreSQL's message says "Key (...)=(value)"
