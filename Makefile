@@ -1,4 +1,5 @@
-# yibao: two commands do all set-up. `make run` (embedded default) and `make test` (PostgreSQL + Redis).
+# yibao: two commands do all set-up. `make run` (embedded default) and `make test` (PostgreSQL + Redis, then
+# the embedded subset on SQLite).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 help:
 	@echo "make run    - install, migrate, load demo data and serve on http://127.0.0.1:8000 (SQLite, no other service)"
-	@echo "make test   - install test dependencies and run the whole suite against PostgreSQL and Redis"
+	@echo "make test   - install test dependencies, run the whole suite against PostgreSQL and Redis, then the"
+	@echo "              embedded subset (pytest -m embedded) on SQLite with tasks in-process, as make run has it"
 	@echo "make lint   - ruff;  make bench - benchmarks (docs/performance.md)"
 
 $(VENV)/bin/activate:
@@ -49,9 +51,16 @@ run: $(VENV)/.run-installed messages
 	@echo "Serving on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/api/docs/)"
 	$(MANAGE) runserver 127.0.0.1:8000
 
+# The whole suite on PostgreSQL and Redis, then the flows a `make run` user reaches (marked `embedded`) again on
+# the embedded default: SQLite, local-memory cache, tasks in-process. Both run; either failing fails the target.
 test: $(VENV)/.dev-installed system-chromium messages
 	@$(PY) scripts/check_services.py
-	$(PY) -m pytest
+	@status=0; \
+	echo "$(PY) -m pytest"; \
+	$(PY) -m pytest || status=$$?; \
+	echo "$(PY) -m pytest --ds=config.settings.test_embedded -m embedded"; \
+	$(PY) -m pytest --ds=config.settings.test_embedded -m embedded || status=$$?; \
+	exit $$status
 
 lint: | $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .

@@ -16,6 +16,7 @@ class SettlementErrorCode(str, Enum):
     NO_POLICY = "no_policy"
     POLICY_INCOMPLETE = "policy_incomplete"
     USE_ALREADY_SETTLED = "use_already_settled"
+    NOT_RECORDED = "settlement_not_recorded"
     REQUEST_NO_CONFLICT = "request_no_conflict"
     ALREADY_REVERSED = "already_reversed"
     LATER_SETTLEMENT_EXISTS = "later_settlement_exists"

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import AssistanceCategory
+from core.money import MoneyField
 from reference.choices import InstitutionLevel, Scheme
 
 from .choices import (
@@ -24,9 +25,8 @@ from .choices import (
     VisitType,
 )
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
-# Every money column holds less than this (yuan).
-MONEY_LIMIT = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
+# Every money column holds less than this (yuan): a MoneyField has 14 digits, two of them decimals.
+MONEY_LIMIT = Decimal(10) ** 12
 RATIO = {"max_digits": 5, "decimal_places": 4, "validators": [MinValueValidator(0), MaxValueValidator(1)]}
 ZERO = Decimal("0.00")
 # Local practice cuts other temporary filers by 10 to 20 points (one area cuts 15).
@@ -34,7 +34,7 @@ MAX_GROUP_CUT = Decimal("0.20")
 
 
 def _money(label, **kwargs):
-    return models.DecimalField(label, default=ZERO, validators=[MinValueValidator(0)], **MONEY, **kwargs)
+    return MoneyField(label, default=ZERO, validators=[MinValueValidator(0)], **kwargs)
 
 
 # --- The treatment place's catalogue -------------------------------------------------------------------------
@@ -131,7 +131,7 @@ class Policy(models.Model):
     )
     effective_from = models.DateField(_("effective from"))
     name = models.CharField(_("name"), max_length=120, blank=True)
-    annual_cap = models.DecimalField(_("basic fund annual cap"), validators=[MinValueValidator(0)], **MONEY)
+    annual_cap = MoneyField(_("basic fund annual cap"), validators=[MinValueValidator(0)])
     deductible_per_admission = models.BooleanField(
         _("inpatient deductible per admission"),
         default=True,
@@ -159,15 +159,14 @@ class Policy(models.Model):
         decimal_places=4,
         validators=[MinValueValidator(0), MaxValueValidator(MAX_GROUP_CUT)],
     )
-    critical_threshold = models.DecimalField(
+    critical_threshold = MoneyField(
         _("critical illness threshold"),
         default=ZERO,
         validators=[MinValueValidator(0)],
         help_text=_("Yearly personal burden within the eligible scope above which critical illness pays."),
-        **MONEY,
     )
-    critical_cap = models.DecimalField(
-        _("critical illness annual cap"), default=ZERO, validators=[MinValueValidator(0)], **MONEY
+    critical_cap = MoneyField(
+        _("critical illness annual cap"), default=ZERO, validators=[MinValueValidator(0)]
     )
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -205,7 +204,7 @@ class PolicyRate(models.Model):
     institution_level = models.PositiveSmallIntegerField(
         _("institution level"), choices=InstitutionLevel.choices
     )
-    deductible = models.DecimalField(_("deductible"), validators=[MinValueValidator(0)], **MONEY)
+    deductible = MoneyField(_("deductible"), validators=[MinValueValidator(0)])
     fund_ratio = models.DecimalField(_("fund ratio"), **RATIO)
     retiree_fund_ratio = models.DecimalField(_("retirees' fund ratio"), null=True, blank=True, **RATIO)
 
@@ -227,7 +226,7 @@ class CriticalIllnessTier(models.Model):
     """Critical illness pays `ratio` on the part above the threshold from `lower` up to the next tier."""
 
     policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="critical_tiers")
-    lower = models.DecimalField(_("from (above the threshold)"), validators=[MinValueValidator(0)], **MONEY)
+    lower = MoneyField(_("from (above the threshold)"), validators=[MinValueValidator(0)])
     ratio = models.DecimalField(_("ratio"), **RATIO)
 
     class Meta:
@@ -248,7 +247,7 @@ class AssistanceRule(models.Model):
         _("category"), max_length=16, choices=[c for c in AssistanceCategory.choices if c[0]]
     )
     ratio = models.DecimalField(_("ratio"), **RATIO)
-    annual_cap = models.DecimalField(_("annual cap"), validators=[MinValueValidator(0)], **MONEY)
+    annual_cap = MoneyField(_("annual cap"), validators=[MinValueValidator(0)])
 
     class Meta:
         verbose_name = _("medical assistance rule")
@@ -543,7 +542,7 @@ class Prepayment(models.Model):
         limit_choices_to={"level": "province"},
     )
     month = models.DateField(_("month"), help_text=_("The first day of the month it pre-pays."))
-    amount = models.DecimalField(_("amount"), validators=[MinValueValidator(0)], **MONEY)
+    amount = MoneyField(_("amount"), validators=[MinValueValidator(0)])
     note = models.CharField(_("note"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
     created_by = models.ForeignKey(

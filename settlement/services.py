@@ -21,6 +21,7 @@ from accounts.services import person_get_by_id_number
 from core.audit import audit_record
 from core.deferred import deferrable, deferred_create
 from core.errors import NotFound, ServiceError
+from core.integrity import violated_constraint
 from reference.models import Region
 from reference.services import ImportResult, RowError, csv_rows_validate
 
@@ -337,17 +338,25 @@ def settlement_create(
                 emergency=emergency,
                 request_no=request_no,
             )
-    except IntegrityError:
-        # A concurrent request with the same number won the race, or the same use was settled meanwhile.
-        existing = _existing_by_request_no(institution, request_no)
-        if existing is not None:
-            return existing, False
-        if use_id is None:  # only a use is unique to one settlement; anything else is not the counter's doing
-            raise
+    except IntegrityError as exc:
+        constraint = violated_constraint(exc)
+        if "request_no" in constraint:  # a concurrent request with the same number won the race
+            existing = _existing_by_request_no(institution, request_no)
+            if existing is not None:
+                return existing, False
+        if "code_event" in constraint:  # the same use was settled meanwhile
+            raise _refuse(
+                SettlementErrorCode.USE_ALREADY_SETTLED,
+                _("This use of the e-code is already settled."),
+                status=409,
+            ) from None
+        # Not the counter's doing: said as it is, and logged with the constraint only (no personal data).
+        logger.error("Settlement not recorded: the database refused it (constraint %s)", constraint or "?")
         raise _refuse(
-            SettlementErrorCode.USE_ALREADY_SETTLED,
-            _("This use of the e-code is already settled."),
+            SettlementErrorCode.NOT_RECORDED,
+            _("The settlement could not be recorded (a check of the records failed); nothing was saved."),
             status=409,
+            constraint=constraint,
         ) from None
     return settlement, True
 

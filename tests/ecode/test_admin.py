@@ -10,7 +10,7 @@ from tests.factories import PASSWORD, ReviewerFactory
 
 from .factories import counter, credential_factory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 @pytest.fixture

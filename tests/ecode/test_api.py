@@ -20,7 +20,7 @@ from tests.factories import CounterFactory, person_factory
 
 from .factories import counter, credential_factory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 BASE = "/api/v1/ecode/"
 

@@ -25,7 +25,7 @@ from tests.factories import person_factory
 
 from .factories import credential_factory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 JWKS_URL = "/.well-known/ecode-keys.json"
 

@@ -32,7 +32,7 @@ from tests.factories import person_factory
 
 from .factories import counter, credential_factory, forged_token
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 @pytest.fixture
@@ -224,6 +224,7 @@ def test_the_check_is_recorded_with_the_answer_the_counter_gets_in_every_state(
     assert "where the service decides" not in caplog.text
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's one-statement check")
 def test_a_verify_inside_a_transaction_leaves_its_commit_synchronous(credential, operator):
     # (pytest-django runs this test in a transaction, as a caller's transaction would.)
     assert ecode_verify(token=token_issue(credential=credential).token, operator=operator).valid
@@ -232,6 +233,7 @@ def test_a_verify_inside_a_transaction_leaves_its_commit_synchronous(credential,
         assert cursor.fetchone()[0] == "on"
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's one-statement check")
 @pytest.mark.django_db(transaction=True)
 def test_a_verify_is_committed_at_once_and_leaves_the_connection_as_it_was():
     credential = credential_factory()
@@ -525,6 +527,7 @@ def test_the_counter_sees_the_same_filing_answer_as_the_filing_selector_on_every
     assert answers == ["no_filing", "ok", "ok", "no_filing"]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's one-statement check")
 def test_a_verify_decides_coverage_as_the_filing_selector_does_in_one_statement():
     """The verify's own query carries the filings in force and the picks here; the answer must be the one
     filing.selectors.filing_coverage gives, in every case, and cost a single statement."""

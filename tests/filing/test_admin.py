@@ -12,7 +12,7 @@ from tests.factories import person_factory
 
 from .factories import days_ago, draft, policy, reviewer, submitted, with_document
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 QUEUE = "/admin/filing/filing/"
 

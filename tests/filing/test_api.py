@@ -10,7 +10,7 @@ from tests.factories import ReviewerFactory, person_factory
 
 from .factories import PDF_BYTES, draft, hospital, jpeg_upload, pdf_upload, png_bytes, png_upload, policy
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 FILINGS = "/api/v1/filings/"
 

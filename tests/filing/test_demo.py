@@ -13,7 +13,7 @@ from reference.models import Institution
 
 from .factories import PDF_BYTES
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from tests.factories import person_factory
 
 from .factories import approved, days_ago, draft, hospital, policy, reviewer, submitted, with_document
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
+from core.audit import audit_history
 from core.errors import ServiceError
-from core.models import AuditEvent
 from filing.choices import Channel, FilingGroup, FilingStatus
 from filing.dates import today
 from filing.selectors import filing_coverage, filing_in_force, filing_rules_preview
@@ -15,7 +15,7 @@ from tests.factories import CounterFactory, person_factory
 
 from .factories import approved, days_ago, draft, hospital, policy
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_emergency_without_filing_is_recorded_as_an_approved_filing(person):
     assert filing.status == FilingStatus.APPROVED and filing.group == FilingGroup.EMERGENCY
     assert filing.destination_id == "330100" and filing.channel == Channel.INSTITUTION
     assert filing_coverage(person=person, institution=hangzhou).applies
-    actions = list(AuditEvent.objects.filter(target_id=str(filing.pk)).values_list("action", "actor"))
+    actions = list(audit_history(filing).values_list("action", "actor"))
     assert actions == [("filing.create", counter.pk), ("filing.record_emergency", counter.pk)]
 
 

@@ -5,7 +5,7 @@ from accounts.models import ApiKey, AuthToken
 from accounts.services import api_key_revoke
 from tests.factories import PASSWORD, counter_with_key, person_factory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 def test_person_signs_in_with_phone_and_gets_a_bearer_token(api_client):

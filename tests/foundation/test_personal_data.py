@@ -12,7 +12,7 @@ from accounts.services import person_get_by_id_number, person_get_by_phone
 from core import pii
 from tests.factories import make_id_number, person_factory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 def _raw_columns(person_id):

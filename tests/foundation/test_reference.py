@@ -5,7 +5,7 @@ from django.core.management.base import CommandError
 from reference.models import Institution, Region
 from reference.services import DEMO_INSTITUTIONS_CSV, ImportFailed, institutions_export, institutions_import
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 HEADER = "code,name,kind,level,region_code,address,inpatient,general_outpatient,chronic_outpatient,networked,active\n"
 

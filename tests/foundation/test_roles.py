@@ -5,7 +5,7 @@ from accounts.models import InsuredPerson
 from core.audit import audit_history
 from tests.factories import PASSWORD, ReviewerFactory, make_id_number, person_factory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 def _admin_client(user):

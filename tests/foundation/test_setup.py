@@ -16,6 +16,7 @@ ROOT = settings.BASE_DIR
 
 
 @pytest.mark.django_db
+@pytest.mark.embedded
 def test_seed_demo_is_idempotent_and_prints_working_accounts(api_client, counter_client):
     out = StringIO()
     call_command("seed_demo", "--json", stdout=out)
@@ -99,6 +100,7 @@ def test_production_settings_pass_check_deploy_without_warnings():
     assert "no issues" in result.stdout
 
 
+@pytest.mark.embedded
 def test_health_probes(client, db):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")

@@ -6,7 +6,7 @@ from notifications.models import Delivery, Notification
 
 from .conftest import FAILING_PROVIDER, FILE_PROVIDER
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 DELIVERIES = reverse("admin:notifications_delivery_changelist")
 

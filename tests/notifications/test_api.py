@@ -5,7 +5,7 @@ from notifications.models import ChannelPreference, Delivery, Notification
 from notifications.services import notification_create
 from tests.factories import CounterFactory, InstitutionFactory, person_factory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 LIST = reverse("api:notifications")
 READ_ALL = reverse("api:notifications-read-all")

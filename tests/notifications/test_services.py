@@ -21,7 +21,7 @@ from tests.factories import person_factory
 
 from .conftest import FAILING_PROVIDER
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 def test_event_writes_inbox_copy_and_one_delivery_per_channel(person, outbox, notify):

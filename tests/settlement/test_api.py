@@ -13,7 +13,7 @@ from settlement.models import Accumulator, Settlement
 from tests.factories import person_factory
 from tests.settlement import factories as f
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 URL = "/api/v1/settlements/"
 
 

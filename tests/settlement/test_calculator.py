@@ -20,6 +20,8 @@ from settlement.calculator import (
     to_fen,
 )
 
+pytestmark = pytest.mark.embedded
+
 CATALOGUE = {
     "XA": CatalogueEntry("XA", "阿莫西林胶囊", "drug", "A"),
     "XB": CatalogueEntry("XB", "阿托伐他汀钙片", "drug", "B", D("0.10")),

@@ -24,7 +24,7 @@ from settlement.tasks import build_monthly_clearing
 from tests.factories import person_factory
 from tests.settlement import factories as f
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 @pytest.fixture

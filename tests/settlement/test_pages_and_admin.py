@@ -11,7 +11,7 @@ from settlement.services import clearing_build, settlement_create
 from tests.factories import PASSWORD, CounterFactory, ReviewerFactory, person_factory
 from tests.settlement import factories as f
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 @pytest.fixture

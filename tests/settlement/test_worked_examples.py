@@ -17,7 +17,7 @@ from settlement.services import settlement_create, settlement_reverse
 from tests.factories import person_factory
 from tests.settlement import factories as f
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 def assert_adds_up(s):

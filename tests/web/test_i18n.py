@@ -37,6 +37,7 @@ def test_every_message_has_a_chinese_translation():
 
 
 @pytest.mark.django_db
+@pytest.mark.embedded
 def test_the_sign_in_page_follows_the_chosen_language(client):
     assert "登录" in client.get("/login/").content.decode()
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"

@@ -4,7 +4,7 @@ from django.test import Client
 from core.demo import PERSON_PASSWORD, seed_demo
 from settlement.models import Settlement
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 def _signed_in(phone: str) -> Client:

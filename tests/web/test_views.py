@@ -21,7 +21,7 @@ from tests.filing.factories import approved, draft, png_bytes, submitted, with_d
 
 from .factories import DESTINATION, INSURED, beijing_hospitals, chengdu_policy, resident
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 PERSON_PAGES = ["/", "/me/", "/notices/", "/ecode/", "/filings/", "/filings/new/group/", "/settlements/"]
 
