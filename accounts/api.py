@@ -1,12 +1,14 @@
 from django.contrib.auth import logout
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reference.choices import SCHEME_CODES
 
+from .authentication import BearerTokenAuthentication
 from .models import AuthToken
 from .permissions import IsInsuredPerson
 from .services import user_authenticate
@@ -53,6 +55,7 @@ class TokenApi(APIView):
 class LogoutApi(APIView):
     """Sign out: the bearer token of this request ends (a web session signs out)."""
 
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]  # never a counter's key
     permission_classes = [IsInsuredPerson]
 
     @extend_schema(request=None, responses={204: None, 401: _ERROR, 403: _ERROR})
@@ -67,6 +70,7 @@ class LogoutApi(APIView):
 class LogoutEverywhereApi(APIView):
     """Sign out everywhere: every bearer token and every web session of the caller ends."""
 
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]  # never a counter's key
     permission_classes = [IsInsuredPerson]
 
     @extend_schema(request=None, responses={204: None, 401: _ERROR, 403: _ERROR})
