@@ -145,6 +145,16 @@ def test_a_password_change_ends_every_token():
     assert sign_in(person.phone, "New-Pass@2026").status_code == 200
 
 
+def test_a_password_change_ends_the_web_sessions_too():
+    person = person_factory()
+    web = Client()
+    web.force_login(person.user)
+    assert web.get("/me/").status_code == 200
+    person.user.set_password("New-Pass@2026")
+    person.user.save()
+    assert web.get("/me/").status_code == 302
+
+
 def test_a_password_set_in_admin_ends_every_token():
     person = person_factory()
     token = token_of(person)
