@@ -7,7 +7,7 @@ client address; `LOGIN_MAX_FAILURES` failures of an identity, or `LOGIN_MAX_FAIL
 address, refuse every sign-in of it, the right password included, for `LOGIN_LOCKOUT_SECONDS`. An identity
 that matches no account is counted and refused like one that does, so the answers reveal nothing.
 
-The counts live in the cache. When the cache does not answer they are kept in the database instead
+The counts live in the cache. While the cache is away (`core.cache`) they are kept in the database instead
 (`SignInThrottle`), so an outage of Redis neither breaks sign-in nor lifts the limits; the counts start afresh
 in whichever store takes over, so a switch can give an attacker at most one more round of tries.
 """
@@ -20,6 +20,8 @@ import logging
 import math
 import time
 import unicodedata
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -30,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from core import pii
+from core.cache import cache_call
 from core.errors import ServiceError
 from core.validators import normalize_id_number, validate_phone
 
@@ -39,6 +42,8 @@ from .models import SignInThrottle
 logger = logging.getLogger(__name__)
 
 _ID_NUMBER_SHAPE = 18
+_AWAY = object()
+T = TypeVar("T")
 
 
 class SignInLocked(ServiceError):
@@ -114,16 +119,7 @@ def _keys(identifier: str, request) -> list[tuple[str, int]]:
 def signin_check(*, identifier: str, request) -> None:
     """Raise `SignInLocked` when this identity or this address may not try a password now."""
     keys = [key for key, _limit in _keys(identifier, request)]
-    try:
-        locks = cache.get_many([f"signin:lock:{key}" for key in keys])
-        until = max((float(value) for value in locks.values()), default=0.0)
-        remaining = until - time.time()
-    except Exception:  # noqa: BLE001 - any cache failure: the database holds the counts meanwhile
-        _cache_unavailable()
-        now = timezone.now()
-        found = SignInThrottle.objects.filter(key__in=keys, locked_until__gt=now).order_by("-locked_until")
-        locked_until = found.values_list("locked_until", flat=True).first()
-        remaining = (locked_until - now).total_seconds() if locked_until else 0.0
+    remaining = _in_cache_or_database(lambda: _cache_remaining(keys), lambda: _db_remaining(keys))
     if remaining > 0:
         raise SignInLocked(math.ceil(remaining))
 
@@ -131,22 +127,39 @@ def signin_check(*, identifier: str, request) -> None:
 def signin_failed(*, identifier: str, request) -> None:
     """Count a failed sign-in; the identity or address that reaches its limit is locked."""
     for key, limit in _keys(identifier, request):
-        try:
-            _cache_failed(key, limit)
-        except Exception:  # noqa: BLE001
-            _cache_unavailable()
-            _db_failed(key, limit)
+        _in_cache_or_database(
+            lambda k=key, n=limit: _cache_failed(k, n), lambda k=key, n=limit: _db_failed(k, n)
+        )
 
 
 def signin_succeeded(*, identifier: str, request) -> None:
     """Forget the identity's failures. The address keeps its count: one good account must not let an address
     go on trying others."""
     key = _keys(identifier, request)[0][0]
-    try:
-        cache.delete(f"signin:fail:{key}")
-    except Exception:  # noqa: BLE001
-        _cache_unavailable()
-        SignInThrottle.objects.filter(key=key).delete()
+    _in_cache_or_database(
+        lambda: cache.delete(f"signin:fail:{key}"), lambda: SignInThrottle.objects.filter(key=key).delete()
+    )
+
+
+def _in_cache_or_database(in_cache: Callable[[], T], in_database: Callable[[], T]) -> T:
+    result = cache_call(in_cache, fallback=_AWAY, what="sign-in limits")
+    return in_database() if result is _AWAY else result
+
+
+def _cache_remaining(keys: list[str]) -> float:
+    locks = cache.get_many([f"signin:lock:{key}" for key in keys])
+    return max((float(until) for until in locks.values()), default=0.0) - time.time()
+
+
+def _db_remaining(keys: list[str]) -> float:
+    now = timezone.now()
+    locked_until = (
+        SignInThrottle.objects.filter(key__in=keys, locked_until__gt=now)
+        .order_by("-locked_until")
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    return (locked_until - now).total_seconds() if locked_until else 0.0
 
 
 def _cache_failed(key: str, limit: int) -> None:
@@ -188,7 +201,3 @@ def _db_failed(key: str, limit: int) -> None:
     SignInThrottle.objects.filter(
         Q(locked_until__isnull=True) | Q(locked_until__lt=now), window_ends_at__lt=now
     ).delete()
-
-
-def _cache_unavailable() -> None:
-    logger.warning("sign-in throttling: the cache does not answer; counting in the database")
