@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
@@ -17,6 +18,21 @@ from .services import (
     person_get_by_phone,
     phone_hash,
 )
+from .signin import SignInLocked
+
+
+class AdminSignInForm(AdminAuthenticationForm):
+    """Django admin's sign-in, telling a locked account or address so (the backend throttles every sign-in)."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except SignInLocked as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from None
+
+
+# Without this form a locked sign-in would still be refused (by the backend), but as a server error.
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(User)

@@ -1,17 +1,24 @@
-from drf_spectacular.utils import extend_schema
+from django.contrib.auth import logout
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reference.choices import SCHEME_CODES
 
+from .authentication import BearerTokenAuthentication
+from .models import AuthToken
 from .permissions import IsInsuredPerson
-from .services import auth_token_issue, user_authenticate
+from .services import user_authenticate
+from .tokens import auth_token_issue, auth_token_revoke, user_sign_out_everywhere
+
+_ERROR = OpenApiResponse(description='{"code", "message", "fields"}')
 
 
 class TokenApi(APIView):
-    """Sign in with phone and password; returns a bearer token."""
+    """Sign in with phone and password; returns a bearer token (insured people only)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -23,7 +30,19 @@ class TokenApi(APIView):
     class TokenOutputSerializer(serializers.Serializer):
         token = serializers.CharField()
 
-    @extend_schema(request=TokenInputSerializer, responses={200: TokenOutputSerializer}, auth=[])
+    @extend_schema(
+        request=TokenInputSerializer,
+        responses={
+            200: TokenOutputSerializer,
+            400: _ERROR,
+            401: OpenApiResponse(description="`invalid_credentials`: wrong phone number or password"),
+            403: OpenApiResponse(description="`not_an_insured_person`: staff and counters get no token"),
+            429: OpenApiResponse(
+                description="`too_many_attempts`: this account or address is locked; see `Retry-After`"
+            ),
+        },
+        auth=[],
+    )
     def post(self, request):
         data = self.TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -31,6 +50,33 @@ class TokenApi(APIView):
             request=request, identifier=data.validated_data["phone"], password=data.validated_data["password"]
         )
         return Response({"token": auth_token_issue(user=user)})
+
+
+class LogoutApi(APIView):
+    """Sign out: the bearer token of this request ends (a web session signs out)."""
+
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]  # never a counter's key
+    permission_classes = [IsInsuredPerson]
+
+    @extend_schema(request=None, responses={204: None, 401: _ERROR, 403: _ERROR})
+    def post(self, request):
+        if isinstance(request.auth, AuthToken):
+            auth_token_revoke(token=request.auth)
+        else:
+            logout(request._request)
+        return Response(status=204)
+
+
+class LogoutEverywhereApi(APIView):
+    """Sign out everywhere: every bearer token and every web session of the caller ends."""
+
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]  # never a counter's key
+    permission_classes = [IsInsuredPerson]
+
+    @extend_schema(request=None, responses={204: None, 401: _ERROR, 403: _ERROR})
+    def post(self, request):
+        user_sign_out_everywhere(user=request.user, actor=request.user)
+        return Response(status=204)
 
 
 class MeApi(APIView):

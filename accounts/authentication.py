@@ -4,11 +4,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
-from .models import AuthToken
+from .tokens import auth_token_check
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer <token>` from POST /api/v1/auth/token."""
+    """`Authorization: Bearer <token>` from POST /api/v1/auth/token (accounts.tokens decides if it lives)."""
 
     keyword = "Bearer"
 
@@ -20,12 +20,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         key = key.strip()
         if not key:
             raise exceptions.AuthenticationFailed(_("The token is missing."))
-        token = AuthToken.objects.select_related("user").filter(key_hash=AuthToken.hash(key)).first()
-        now = timezone.now()
-        if token is None or token.expires_at <= now or not token.user.is_active:
+        token = auth_token_check(key)
+        if token is None:
             raise exceptions.AuthenticationFailed(_("The token is invalid or has expired."))
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 300:
-            AuthToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token
 
     def authenticate_header(self, request):

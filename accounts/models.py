@@ -1,9 +1,11 @@
 import hashlib
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
@@ -42,6 +44,11 @@ class User(AbstractUser):
     language = models.CharField(
         _("language"), max_length=7, choices=Language.choices, default=Language.ZH_HANS
     )
+    sign_in_generation = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Raised by signing out everywhere: ends every session and bearer token issued before.",
+    )
 
     class Meta:
         verbose_name = _("user")
@@ -54,6 +61,28 @@ class User(AbstractUser):
                 condition=~Q(role="counter") | Q(institution__isnull=False), name="counter_has_institution"
             ),
         ]
+
+    # A web session stays valid while this hash does (django.contrib.auth.get_user): a new password or
+    # signing out everywhere changes it. Django's own hash covers the password only.
+    def get_session_auth_hash(self) -> str:
+        return self._sign_in_hash(secret=None)
+
+    def get_session_auth_fallback_hash(self):
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._sign_in_hash(secret=secret)
+
+    def _sign_in_hash(self, *, secret) -> str:
+        return salted_hmac(
+            "accounts.User.get_session_auth_hash",
+            f"{self.password}:{self.sign_in_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+    @property
+    def sign_in_stamp(self) -> str:
+        """Kept on each bearer token at issue; a token whose stamp no longer matches is refused."""
+        return hashlib.sha256(f"{self.password}:{self.sign_in_generation}".encode()).hexdigest()
 
     @property
     def is_reviewer(self) -> bool:
@@ -143,13 +172,16 @@ class InsuredPerson(models.Model):
 
 
 class AuthToken(models.Model):
-    """A bearer token for the API; only its SHA-256 is stored."""
+    """An insured person's bearer token for the API; only its SHA-256 is stored (accounts.tokens)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="auth_tokens")
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
+    expires_at = models.DateTimeField(help_text="The absolute end, whatever the use.")
     last_used_at = models.DateTimeField(null=True, blank=True)
+    stamp = models.CharField(
+        max_length=64, default="", help_text="The user's sign-in stamp at issue (a password change ends it)."
+    )
 
     class Meta:
         verbose_name = _("API token")
@@ -194,3 +226,19 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class SignInThrottle(models.Model):
+    """Failed sign-ins of one identity or address, counted here while the cache does not answer."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_ends_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sign-in throttle")
+        verbose_name_plural = _("sign-in throttles")
+
+    def __str__(self) -> str:
+        return f"{self.key[:8]}… {self.failures}"

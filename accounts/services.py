@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 import time
 
-from django.conf import settings
 from django.contrib.auth import authenticate
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -132,64 +129,18 @@ def person_get_by_id_number(id_number: str) -> InsuredPerson | None:
     )
 
 
-# --- Sign-in with rate limiting ---
-
-
-def _attempt_key(identifier: str, ip: str | None) -> str:
-    return "login-fail:" + pii.blind_index(f"{identifier}|{ip or '-'}", purpose="login")
-
-
-def login_check_allowed(*, identifier: str, ip: str | None) -> None:
-    if cache.get(_attempt_key(identifier, ip), 0) >= settings.LOGIN_MAX_FAILURES:
-        raise ServiceError(
-            AccountErrorCode.TOO_MANY_ATTEMPTS,
-            _("Too many failed sign-in attempts. Try again in %(minutes)d minutes.")
-            % {"minutes": settings.LOGIN_LOCKOUT_SECONDS // 60},
-            status=429,
-        )
-
-
-def login_record_failure(*, identifier: str, ip: str | None) -> None:
-    key = _attempt_key(identifier, ip)
-    if cache.add(key, 1, settings.LOGIN_LOCKOUT_SECONDS):
-        return
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, settings.LOGIN_LOCKOUT_SECONDS)
-
-
-def login_reset(*, identifier: str, ip: str | None) -> None:
-    cache.delete(_attempt_key(identifier, ip))
+# --- Sign-in ---
 
 
 def user_authenticate(*, request, identifier: str, password: str) -> User:
-    """Check a phone (or staff username) and password, counting failures per identifier and address."""
-    ip = request.META.get("REMOTE_ADDR") if request is not None else None
-    login_check_allowed(identifier=identifier, ip=ip)
+    """Check a phone (or staff username) and password. Throttled in `accounts.signin` (through the backend):
+    a locked identity or address raises `SignInLocked` (429) whatever the password."""
     user = authenticate(request, username=identifier, password=password)
     if user is None:
-        login_record_failure(identifier=identifier, ip=ip)
         raise ServiceError(
             AccountErrorCode.INVALID_CREDENTIALS, _("Wrong phone number or password."), status=401
         )
-    login_reset(identifier=identifier, ip=ip)
     return user
-
-
-def auth_token_issue(*, user: User) -> str:
-    """Create a bearer token; the clear token is returned once and only its hash is kept."""
-    key = secrets.token_urlsafe(32)
-    AuthToken.objects.create(
-        user=user,
-        key_hash=AuthToken.hash(key),
-        expires_at=timezone.now() + dt.timedelta(hours=settings.AUTH_TOKEN_TTL_HOURS),
-    )
-    return key
-
-
-def auth_token_revoke(*, key: str) -> None:
-    AuthToken.objects.filter(key_hash=AuthToken.hash(key)).delete()
 
 
 # --- Counter API keys ---

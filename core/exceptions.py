@@ -70,7 +70,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             headers={"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)},
         )
     if isinstance(exc, ServiceError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        retry_after = getattr(exc, "retry_after", None)  # a refusal that ends by itself says when
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        return Response(
+            error_body(exc.code, exc.message, exc.fields), status=exc.status_code, headers=headers
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages

@@ -77,7 +77,7 @@ def person_client():
     """An API client signed in as the given person: `person_client(person)`."""
     from rest_framework.test import APIClient
 
-    from accounts.services import auth_token_issue
+    from accounts.tokens import auth_token_issue
 
     def make(person):
         client = APIClient()

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.sign_in, name="login"),
     path("logout/", views.sign_out, name="logout"),
+    path("logout/everywhere/", views.sign_out_everywhere, name="logout-everywhere"),
     path("language/", views.language, name="language"),
     path("me/", views.me, name="me"),
     path("settlements/", views.settlements, name="settlements"),

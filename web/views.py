@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.i18n import set_language
 
 from accounts.services import user_authenticate
+from accounts.tokens import user_sign_out_everywhere
 from core.audit import audit_history
 from core.errors import NotFound, ServiceError
 from ecode import qr
@@ -75,6 +76,7 @@ def _sign_in(request, *, counter: bool):
         return redirect(home)
     form = SignInForm(request.POST or None, counter=counter)
     error = ""
+    retry_after = None
     if request.method == "POST" and form.is_valid():
         try:
             user = user_authenticate(
@@ -84,6 +86,7 @@ def _sign_in(request, *, counter: bool):
             )
         except ServiceError as exc:
             error = exc.message
+            retry_after = getattr(exc, "retry_after", None)  # locked: 429 and when to try again
         else:
             if counter and not (user.is_counter and user.institution_id):
                 error = _("This sign-in is for counter operators of an institution.")
@@ -94,7 +97,7 @@ def _sign_in(request, *, counter: bool):
                 response = HttpResponseRedirect(_safe_next(request, home))
                 _remember_language(request, response, user)
                 return response
-    return render(
+    response = render(
         request,
         "web/login.html",
         {
@@ -103,8 +106,11 @@ def _sign_in(request, *, counter: bool):
             "counter": counter,
             "next": _safe_next(request, ""),
         },
-        status=401 if error else 200,
+        status=429 if retry_after else 401 if error else 200,
     )
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @never_cache
@@ -124,6 +130,16 @@ def sign_out(request):
     counter = request.user.is_authenticated and request.user.is_counter
     logout(request)
     return redirect("web:counter-login" if counter else "web:login")
+
+
+@require_POST
+@person_required
+def sign_out_everywhere(request):
+    """Every web session and API token of the person ends, this one included."""
+    user_sign_out_everywhere(user=request.user, actor=request.user)
+    logout(request)
+    messages.success(request, _("You are signed out on every phone and device."))
+    return redirect("web:login")
 
 
 @require_POST

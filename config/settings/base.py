@@ -61,10 +61,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = [
-    "accounts.backends.PhonePasswordBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+# One backend for every password sign-in (people by phone, staff by username), throttled by accounts.signin.
+AUTHENTICATION_BACKENDS = ["accounts.backends.SignInBackend"]
 LOGIN_URL = "web:login"
 
 TEMPLATES = [
@@ -152,10 +150,19 @@ ECODE_SUBJECT_OLD_KEYS = env("ECODE_SUBJECT_OLD_KEYS", "")
 ECODE_TOKEN_TTL_SECONDS = 120
 ECODE_REFRESH_AFTER_SECONDS = 30
 
-# --- Sign-in ---
-AUTH_TOKEN_TTL_HOURS = int(env("AUTH_TOKEN_TTL_HOURS", "720"))
+# --- Sign-in (accounts.signin, accounts.tokens; docs/security.md) ---
+# Failed sign-ins are counted per account (every spelling of its phone or username) and per client address;
+# reaching the limit refuses every sign-in of that account, or from that address, for LOGIN_LOCKOUT_SECONDS.
 LOGIN_MAX_FAILURES = int(env("LOGIN_MAX_FAILURES", "5"))
+LOGIN_MAX_FAILURES_PER_ADDRESS = int(env("LOGIN_MAX_FAILURES_PER_ADDRESS", "50"))
 LOGIN_LOCKOUT_SECONDS = int(env("LOGIN_LOCKOUT_SECONDS", "900"))
+# How many reverse proxies of ours stand in front of the web process, each appending the address it received
+# a request from to X-Forwarded-For: the client is the entry that many places from the right. 0: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))
+# Bearer tokens (insured people only): refused after AUTH_TOKEN_IDLE_HOURS without use, and in any case
+# AUTH_TOKEN_MAX_AGE_HOURS after sign-in.
+AUTH_TOKEN_IDLE_HOURS = int(env("AUTH_TOKEN_IDLE_HOURS", "168"))
+AUTH_TOKEN_MAX_AGE_HOURS = int(env("AUTH_TOKEN_MAX_AGE_HOURS", "720"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

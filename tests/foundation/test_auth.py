@@ -99,3 +99,18 @@ def test_api_key_with_a_forged_secret_is_refused(counter_client):
     _, key = counter_with_key()
     forged = key[:-4] + "AAAA"
     assert counter_client(forged).get("/api/v1/institutions/").status_code == 401
+
+
+@pytest.mark.embedded
+def test_an_api_key_is_shown_once_kept_hashed_and_its_creation_and_revocation_are_audited():
+    from core.audit import audit_history
+
+    operator, clear = counter_with_key()
+    key = ApiKey.objects.get(operator=operator)
+    assert clear.startswith(f"ybk_{key.prefix}_") and key.key_hash == AuthToken.hash(clear)
+    assert clear not in {getattr(key, field.attname) for field in ApiKey._meta.fields}
+    api_key_revoke(key=key, reason="terminal stolen")
+    assert [(e.action, e.reason) for e in audit_history(key)] == [
+        ("api_key.create", ""),
+        ("api_key.revoke", "terminal stolen"),
+    ]

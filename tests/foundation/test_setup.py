@@ -123,3 +123,20 @@ def test_api_schema_and_docs_are_served(client):
     assert b"<script>" not in docs.content
     script = client.get("/api/docs/", {"script": ""})
     assert script.status_code == 200 and b"SwaggerUIBundle" in script.content
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_api_schema_and_docs_are_public_by_decision(client, person_client):
+    """docs/security.md: the API is public, so is its description; it holds no data, endpoints check callers."""
+    from tests.factories import person_factory
+
+    anonymous = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert anonymous.status_code == 200
+    paths = anonymous.json()["paths"]
+    for operation in ("/api/v1/auth/token", "/api/v1/auth/logout", "/api/v1/auth/logout-everywhere"):
+        assert operation in paths
+    assert client.get("/api/docs/").status_code == 200
+    # Signed-in callers see the same description: nothing is hidden from anyone, nothing extra is shown.
+    signed_in = person_client(person_factory()).get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert signed_in.json() == anonymous.json()
