@@ -411,7 +411,7 @@ class SettlementAdmin(PersonSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
 @admin.register(Accumulator)
 class AccumulatorAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
-        "person_id",
+        "insured_person",
         "year",
         "scheme",
         "deductible_paid",
@@ -422,7 +422,16 @@ class AccumulatorAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "updated_at",
     )
     list_filter = ("year", "scheme")
+    list_select_related = ("person",)
     exclude = ("person",)
+
+    @admin.display(description=_("insured person"), ordering="person_id")
+    def insured_person(self, obj):
+        return obj.person
+
+    @admin.display(description=_("deductible paid"))
+    def deductible_paid(self, obj):
+        return obj.deductible_paid
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)

@@ -61,8 +61,8 @@ def reviewers_area(settings):
     from tests.settlement import factories as f
 
     settings.SETTLEMENT_SUPERVISION = {"MAX_SETTLEMENTS_PER_PERSON_PER_DAY": 0}
-    policy("510100", instant_approval=False)
-    f.policy(region_code="510100")
+    filing_policy = policy("510100", instant_approval=False)
+    benefit_policy = f.policy(region_code="510100")
     f.catalogue_item("XJ01CAA040A001", "阿莫西林胶囊", "A")
     operator, _key = f.counter()
     names = ["欧阳振华", "李秀英", "王建国", "张伟", "陈志强"]
@@ -90,7 +90,15 @@ def reviewers_area(settings):
     )
     supervision_check(settlement_id=settlement.pk)
     reviewer = ReviewerFactory(region_code="510100")
-    return {"reviewer": reviewer, "password": PASSWORD, "settled": settled, "filing": filing, "queue": queue}
+    return {
+        "reviewer": reviewer,
+        "password": PASSWORD,
+        "settled": settled,
+        "filing": filing,
+        "queue": queue,
+        "policy": benefit_policy,
+        "filing_policy": filing_policy,
+    }
 
 
 def signed_in(browser, base, data, device=DESKTOP):
@@ -161,6 +169,9 @@ def _pages(data):
         f"/admin/filing/filing/{data['filing'].pk}/change/",
         f"/admin/filing/filing/{data['queue'][0].pk}/change/",
         f"/admin/accounts/insuredperson/{data['settled'].pk}/change/",
+        "/admin/settlement/accumulator/",
+        f"/admin/settlement/policy/{data['policy'].pk}/change/",
+        f"/admin/filing/filingpolicy/{data['filing_policy'].pk}/change/",
     ]
 
 
@@ -218,6 +229,7 @@ def test_the_filing_history_reads_in_words(live_server, settings, shots):
             assert words in text, text
 
 
+@pytest.mark.embedded
 def test_a_search_by_number_reaches_no_address(live_server, settings):
     data = reviewers_area(settings)
     person = data["settled"]
