@@ -45,11 +45,13 @@ messages: system-gettext | $(VENV)/.run-installed
 makemessages: | $(VENV)/.dev-installed
 	$(MANAGE) makemessages -l zh_Hans -l en --ignore=.venv --ignore=staticfiles --ignore=var
 
+# The demo accounts are the first thing `make run` prints (after a first install): no command echo before them.
 run: $(VENV)/.run-installed messages
-	$(MANAGE) migrate --noinput -v 0
-	$(MANAGE) seed_demo
+	@$(MANAGE) migrate --noinput -v 0
+	@$(MANAGE) seed_demo
+	@echo ""
 	@echo "Serving on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/api/docs/)"
-	$(MANAGE) runserver 127.0.0.1:8000
+	@$(MANAGE) runserver 127.0.0.1:8000
 
 # The whole suite on PostgreSQL and Redis, then the flows a `make run` user reaches (marked `embedded`) again on
 # the embedded default: SQLite, local-memory cache, tasks in-process. Both run; either failing fails the target.

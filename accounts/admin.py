@@ -9,14 +9,13 @@ from reference.choices import Scheme
 
 from .choices import Role
 from .models import ApiKey, InsuredPerson, User
+from .person_search import PersonSearchMixin
 from .services import (
     api_key_create,
     api_key_revoke,
-    id_number_hash,
     person_create,
     person_get_by_id_number,
     person_get_by_phone,
-    phone_hash,
 )
 from .signin import SignInLocked
 
@@ -85,8 +84,9 @@ class PersonCreationForm(forms.ModelForm):
 
 
 @admin.register(InsuredPerson)
-class InsuredPersonAdmin(admin.ModelAdmin):
-    """People are shown masked; search takes a full ID number or phone and finds it through the keyed hash."""
+class InsuredPersonAdmin(PersonSearchMixin, admin.ModelAdmin):
+    """People are shown masked; search takes a full ID number or phone (posted, never in the address) and finds
+    it through the keyed hash."""
 
     list_display = (
         "masked_name",
@@ -97,9 +97,9 @@ class InsuredPersonAdmin(admin.ModelAdmin):
         "retired",
         "status",
     )
+    person_path = ""
     list_filter = ("scheme", "status", "retired", "insured_region__parent")
     list_select_related = ("insured_region",)
-    search_fields = ("id_number_hash",)
     search_help_text = _("Enter a full ID number or mobile number.")
     readonly_fields = (
         "masked_name",
@@ -107,7 +107,7 @@ class InsuredPersonAdmin(admin.ModelAdmin):
         "masked_phone",
         "insured_region",
         "scheme",
-        "created_at",
+        "created",
     )
     fields = (
         "masked_name",
@@ -119,8 +119,35 @@ class InsuredPersonAdmin(admin.ModelAdmin):
         "status",
         "employer",
         "assistance_category",
-        "created_at",
+        "created",
     )
+
+    @admin.display(description=_("name"))
+    def masked_name(self, obj):
+        return obj.masked_name
+
+    @admin.display(description=_("ID number"))
+    def masked_id_number(self, obj):
+        return obj.masked_id_number
+
+    @admin.display(description=_("mobile phone"))
+    def masked_phone(self, obj):
+        return obj.masked_phone
+
+    @admin.display(description=_("registered"), ordering="created_at")
+    def created(self, obj):
+        return obj.created_at
+
+    def get_list_display(self, request):
+        if request.user.role == Role.REVIEWER:  # their own area only: the column would repeat it on every row
+            return tuple(name for name in self.list_display if name != "insured_region")
+        return self.list_display
+
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        if request.user.role == Role.REVIEWER:
+            return tuple(f for f in filters if f != "insured_region__parent")
+        return filters
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -139,14 +166,6 @@ class InsuredPersonAdmin(admin.ModelAdmin):
         if request.user.role == Role.REVIEWER:
             qs = qs.filter(insured_region_id=request.user.region_id)
         return qs
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip().upper()
-        if not term:
-            return queryset, False
-        return queryset.filter(id_number_hash=id_number_hash(term)) | queryset.filter(
-            phone_hash=phone_hash(term)
-        ), False
 
     def save_model(self, request, obj, form, change):
         if change:

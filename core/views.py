@@ -1,9 +1,12 @@
-"""Probes for load balancers and supervisors."""
+"""Probes for load balancers and supervisors, and the site icon browsers ask for at /favicon.ico."""
+
+from functools import lru_cache
 
 from celery import current_app
+from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
-from django.views.decorators.cache import never_cache
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
 from .cache import cache_reachable
@@ -60,3 +63,15 @@ def _broker() -> str:
         return UNAVAILABLE
     broker_recovered()
     return OK
+
+
+@lru_cache(maxsize=1)
+def _favicon_bytes() -> bytes:
+    return (settings.BASE_DIR / "static" / "favicon.ico").read_bytes()
+
+
+@require_GET
+@cache_control(public=True, max_age=7 * 24 * 3600)
+def favicon(request):
+    """The site icon, at the address browsers ask for when a page names none (and some ask for it anyway)."""
+    return HttpResponse(_favicon_bytes(), content_type="image/x-icon")

@@ -6,11 +6,16 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
-from core.admin import AuditEventInline
+from accounts.person_search import PersonSearchMixin
+from core.admin import AuditEventInline, compact_datetime
 from core.errors import ServiceError
 
 from .models import CodeEvent, Credential, SigningKey
 from .services import credential_reinstate, credential_revoke, credential_suspend
+
+
+def _is_reviewer(request) -> bool:
+    return not request.user.is_superuser and request.user.role == Role.REVIEWER
 
 
 class ReasonForm(forms.Form):
@@ -54,11 +59,13 @@ def _with_reason(service, title, *, required=True):
 
 
 @admin.register(Credential)
-class CredentialAdmin(admin.ModelAdmin):
-    """E-code credentials; a reviewer sees only those of their own pooling area."""
+class CredentialAdmin(PersonSearchMixin, admin.ModelAdmin):
+    """E-code credentials; a reviewer sees only those of their own pooling area, and finds a person's by a full
+    ID number or mobile number (posted, never in the address)."""
 
-    list_display = ("person", "insured_region", "status", "activated_at", "updated_at")
+    list_display = ("person", "insured_region", "status", "activated", "updated")
     list_filter = ("status",)
+    search_help_text = _("A full ID number or mobile number.")
     list_select_related = ("person__insured_region",)
     date_hierarchy = "activated_at"
     fields = (
@@ -78,11 +85,23 @@ class CredentialAdmin(admin.ModelAdmin):
     def insured_region(self, obj):
         return obj.person.insured_region.name
 
+    @admin.display(description=_("activated"), ordering="activated_at")
+    def activated(self, obj):
+        return compact_datetime(obj.activated_at)
+
+    @admin.display(description=_("updated"), ordering="updated_at")
+    def updated(self, obj):
+        return compact_datetime(obj.updated_at)
+
+    def get_list_display(self, request):
+        if _is_reviewer(request):  # their own area only: the column would repeat it on every row
+            return tuple(name for name in self.list_display if name != "insured_region")
+        return self.list_display
+
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        user = request.user
-        if not user.is_superuser and user.role == Role.REVIEWER:
-            queryset = queryset.filter(person__insured_region_id=user.region_id)
+        if _is_reviewer(request):
+            queryset = queryset.filter(person__insured_region_id=request.user.region_id)
         return queryset
 
     def has_add_permission(self, request):

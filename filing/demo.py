@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 
 from accounts.models import User
+from reference.models import Institution
 
 from .choices import Channel, FilingGroup, FilingStatus
 from .dates import today
 from .models import FilingPolicy, GroupRule
-from .selectors import filing_in_force
+from .selectors import filing_coverage, filing_in_force, filing_policy_for
 from .services import filing_approve, filing_create_draft, filing_policy_default_ensure, filing_submit
 
 LONG = {
@@ -117,3 +118,34 @@ def seed(demo) -> None:
         if filing.status == FilingStatus.SUBMITTED:
             reviewer = User.objects.get(username=f"reviewer-{person.insured_region_id}")
             filing_approve(filing=filing, actor=reviewer)
+
+    _describe(demo)
+
+
+def _describe(demo) -> None:
+    """Tells the printed accounts who has a filing in force, and at which demo counters it settles directly."""
+    institutions = {
+        i.code: i for i in Institution.objects.filter(code__in=[c["institution_code"] for c in demo.counters])
+    }
+    for counter in demo.counters:
+        counter["settles_for"] = []
+    for entry in demo.people:
+        person = demo.persons_by_group.get(entry["group"])
+        entry["instant_approval"] = filing_policy_for(region=entry["insured_region"]).instant_approval
+        filing = filing_in_force(person=person) if person else None
+        entry["filing"] = (
+            {
+                "serial": filing.serial,
+                "status": filing.status,
+                "destination": filing.destination_id,
+                "destination_name": filing.destination.full_name,
+            }
+            if filing
+            else None
+        )
+        if filing is None:
+            continue
+        for counter in demo.counters:
+            institution = institutions.get(counter["institution_code"])
+            if institution and filing_coverage(person=person, institution=institution).applies:
+                counter["settles_for"].append(entry["phone"])

@@ -12,12 +12,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
-from core.admin import AuditEventInline
+from accounts.person_search import PersonSearchMixin
+from core.admin import AuditEventInline, compact_datetime
 from core.errors import ServiceError
-from reference.models import Region
+from reference.models import Institution, Region
 from reference.services import ImportFailed
 
-from .choices import ClearingStatus, FlagStatus
+from .choices import ClearingStatus, FlagKind, FlagStatus
 from .models import (
     Accumulator,
     AssistanceRule,
@@ -49,6 +50,59 @@ from .services import (
 
 def _is_reviewer(request) -> bool:
     return getattr(request.user, "role", None) == Role.REVIEWER and not request.user.is_superuser
+
+
+class _ProvinceFilter(admin.SimpleListFilter):
+    """A province column that holds a code, shown by the province's name."""
+
+    def lookups(self, request, model_admin):
+        rows = model_admin.get_queryset(request).order_by().values_list(self.parameter_name, flat=True)
+        codes = sorted(set(rows))
+        names = dict(Region.objects.filter(code__in=codes).values_list("code", "name"))
+        return [(code, names.get(code, code)) for code in codes]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.parameter_name: self.value()}) if self.value() else queryset
+
+
+class InsuredProvinceFilter(_ProvinceFilter):
+    title = _("insured province")
+    parameter_name = "insured_province"
+
+
+class TreatmentProvinceFilter(_ProvinceFilter):
+    title = _("treatment province")
+    parameter_name = "treatment_province"
+
+
+def _institution_name_part(term: str) -> bool:
+    """Part of an existing institution's name is no person's data: such a search may stay in the address."""
+    term = term.strip()
+    return len(term) >= 2 and Institution.objects.filter(name__contains=term).exists()
+
+
+def flag_summary(flag) -> str:
+    """What raised a supervision flag, in words."""
+    details = flag.details or {}
+    try:
+        if flag.kind == FlagKind.MULTI_CITY:
+            cities = {row.get("city") for row in [*details.get("settlements", []), *details.get("uses", [])]}
+            return _("Used in %(cities)d other cities within %(hours)d hours") % {
+                "cities": len(cities - {details.get("city")}),
+                "hours": details["hours"],
+            }
+        if flag.kind == FlagKind.FREQUENT:
+            return _("%(count)d settlements on %(date)s (limit %(limit)d)") % details
+        if flag.kind == FlagKind.INSTITUTION_VOLUME:
+            return _("%(count)d settlements on %(date)s; %(days)d-day average %(average)s") % {
+                "count": details["count"],
+                "date": details["date"],
+                "days": details["trailing_days"],
+                "average": details["trailing_average"],
+            }
+    except (KeyError, TypeError):
+        pass
+    return ", ".join(f"{k}={v}" for k, v in details.items() if not isinstance(v, (list, dict)))
 
 
 def _csv_response(text: str, filename: str) -> HttpResponse:
@@ -286,21 +340,33 @@ class ReadOnlyMixin:
 
 
 @admin.register(Settlement)
-class SettlementAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SettlementAdmin(PersonSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """Settlements of the reviewer's insured area; a person's are found by a full ID number or mobile number
+    (posted, never in the address)."""
+
     list_display = (
         "number",
-        "settled_at",
+        "settled",
         "institution",
         "insured_region",
         "visit_type",
         "total",
         "fund_total",
         "person_pays",
-        "fund_ratio",
         "status",
     )
-    list_filter = ("status", "visit_type", "scheme", "emergency", "insured_province", "treatment_province")
-    search_fields = ("number", "request_no", "institution__code")
+    list_filter = (
+        "status",
+        "visit_type",
+        "scheme",
+        "emergency",
+        InsuredProvinceFilter,
+        TreatmentProvinceFilter,
+    )
+    search_fields = ("number", "request_no", "institution__code", "institution__name")
+    search_help_text = _(
+        "Settlement number, request number, institution code or name; or a full ID number or mobile number."
+    )
     date_hierarchy = "settled_at"
     list_select_related = ("institution", "insured_region")
     inlines = [SettlementLineInline, AuditEventInline]
@@ -324,11 +390,28 @@ class SettlementAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def fund_total(self, obj):
         return obj.fund_total
 
+    @admin.display(description=_("settled"), ordering="settled_at")
+    def settled(self, obj):
+        return compact_datetime(obj.settled_at)
+
+    def get_list_display(self, request):
+        if _is_reviewer(request):  # their own insured area only: the column would repeat it on every row
+            return tuple(name for name in self.list_display if name != "insured_region")
+        return self.list_display
+
+    def get_list_filter(self, request):
+        if _is_reviewer(request):
+            return tuple(f for f in super().get_list_filter(request) if f is not InsuredProvinceFilter)
+        return super().get_list_filter(request)
+
+    def is_public_text(self, term):
+        return _institution_name_part(term)
+
 
 @admin.register(Accumulator)
 class AccumulatorAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
-        "person_id",
+        "insured_person",
         "year",
         "scheme",
         "deductible_paid",
@@ -339,7 +422,16 @@ class AccumulatorAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "updated_at",
     )
     list_filter = ("year", "scheme")
+    list_select_related = ("person",)
     exclude = ("person",)
+
+    @admin.display(description=_("insured person"), ordering="person_id")
+    def insured_person(self, obj):
+        return obj.person
+
+    @admin.display(description=_("deductible paid"))
+    def deductible_paid(self, obj):
+        return obj.deductible_paid
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -513,9 +605,12 @@ class PrepaymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(SupervisionFlag)
-class SupervisionFlagAdmin(admin.ModelAdmin):
+class SupervisionFlagAdmin(PersonSearchMixin, admin.ModelAdmin):
+    """Supervision flags of the reviewer's insured area; a person's are found by a full ID number or mobile
+    number (posted, never in the address)."""
+
     list_display = (
-        "created_at",
+        "raised",
         "kind",
         "status",
         "institution",
@@ -523,8 +618,14 @@ class SupervisionFlagAdmin(admin.ModelAdmin):
         "summary",
         "reviewed_by",
     )
-    list_filter = ("status", "kind", "institution__region__parent", "created_at")
+    list_filter = (
+        "status",
+        "kind",
+        ("institution__region__parent", admin.RelatedOnlyFieldListFilter),
+        "created_at",
+    )
     search_fields = ("settlement__number", "institution__code", "institution__name")
+    search_help_text = _("Settlement number, institution code or name; or a full ID number or mobile number.")
     date_hierarchy = "created_at"
     list_select_related = ("institution", "settlement", "reviewed_by")
     actions = ["dismiss", "confirm"]
@@ -565,10 +666,16 @@ class SupervisionFlagAdmin(admin.ModelAdmin):
     def settlement_number(self, obj):
         return obj.settlement.number if obj.settlement_id else "-"
 
+    @admin.display(description=_("raised"), ordering="created_at")
+    def raised(self, obj):
+        return compact_datetime(obj.created_at)
+
     @admin.display(description=_("details"))
     def summary(self, obj):
-        details = obj.details or {}
-        return ", ".join(f"{k}={v}" for k, v in details.items() if not isinstance(v, (list, dict)))
+        return flag_summary(obj)
+
+    def is_public_text(self, term):
+        return _institution_name_part(term)
 
     def save_model(self, request, obj, form, change):
         # Only the note is editable here; decisions go through the actions (with audit).

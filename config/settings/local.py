@@ -28,5 +28,15 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # Tasks run in the web process so `make run` needs nothing else; production runs a worker and beat on Redis.
 CELERY_TASK_ALWAYS_EAGER = env("CELERY_TASK_ALWAYS_EAGER", "1") == "1"
 CELERY_TASK_EAGER_PROPAGATES = False
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", "memory://")
+# A host in the URL: kombu warns "No hostname was supplied" on every publish to a bare "memory://".
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", "memory://localhost/")
 NOTIFICATION_OUTBOX_DIR = BASE_DIR / "var" / "outbox"  # noqa: F405
+# In-process tasks would log every success ("Task ... succeeded in 0.01s") between the lines people read; a
+# failing task is still logged (at ERROR).
+LOGGING = {  # noqa: F405
+    **LOGGING,  # noqa: F405
+    "loggers": {
+        **LOGGING["loggers"],  # noqa: F405
+        "celery.app.trace": {"level": env("CELERY_TASK_LOG_LEVEL", "WARNING")},
+    },
+}

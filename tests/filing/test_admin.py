@@ -1,5 +1,7 @@
 """Agency reviewers in Django admin: their own area's queue, decisions, documents and policy; nobody else's."""
 
+from urllib.parse import parse_qs, unquote, urlsplit
+
 import pytest
 from django.test import Client
 
@@ -68,8 +70,9 @@ def test_list_masks_personal_data(browser, person):
         assert secret not in html
 
 
+@pytest.mark.embedded
 @pytest.mark.parametrize("term", ["id", "phone", "masked_id", "masked_phone", "tail"])
-def test_search_by_full_or_masked_id_or_phone(browser, person, term):
+def test_search_by_full_or_masked_id_or_phone_keeps_it_out_of_the_address(browser, person, term):
     filing = submitted(person)
     other = submitted(person_factory(insured_region="510100"))
     query = {
@@ -79,8 +82,27 @@ def test_search_by_full_or_masked_id_or_phone(browser, person, term):
         "masked_phone": person.masked_phone,
         "tail": person.id_number[-4:],
     }[term]
-    shown = [f.pk for f in browser.get(QUEUE, {"q": query}).context["cl"].result_list]
+    # The search box posts; the browser is sent to a token, and the number is in no address.
+    posted = browser.post(QUEUE + "person-search/", {"q": query, "status": "all"})
+    assert posted.status_code == 302
+    location = posted["Location"]
+    assert set(parse_qs(urlsplit(location).query)) == {"status", "ps"}
+    assert query not in unquote(location)
+    page = browser.get(location)
+    shown = [f.pk for f in page.context["cl"].result_list]
     assert shown == [filing.pk] and other.pk not in shown
+    if term in ("id", "phone"):
+        assert query not in page.content.decode()  # the page names the person masked only
+
+
+@pytest.mark.embedded
+def test_a_serial_number_is_searched_in_the_address_and_a_typed_in_number_finds_nothing(browser, person):
+    filing = submitted(person)
+    submitted(person_factory(insured_region="510100"))
+    posted = browser.post(QUEUE + "person-search/", {"q": filing.serial})
+    assert parse_qs(urlsplit(posted["Location"]).query) == {"q": [filing.serial]}
+    assert [f.pk for f in browser.get(posted["Location"]).context["cl"].result_list] == [filing.pk]
+    assert browser.get(QUEUE, {"q": person.id_number}).context["cl"].result_count == 0
 
 
 def test_reviewer_sees_only_their_own_area(clerk, person):
@@ -108,7 +130,7 @@ def test_change_page_shows_documents_and_read_only_history(browser, person):
     filing_submit(filing=filing, actor=person.user)
     html = browser.get(f"{QUEUE}{filing.pk}/change/").content.decode()
     assert f"/admin/filing/filing/{filing.pk}/documents/{document.pk}/" in html
-    assert "filing.submit" in html  # the audit history inline
+    assert "提交审核" in html and "草稿 → 已提交" in html  # the audit history inline, in words
     assert 'name="_save"' not in html
     assert f"{QUEUE}{filing.pk}/approve/" in html and f"{QUEUE}{filing.pk}/reject/" in html
 

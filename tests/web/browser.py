@@ -77,13 +77,11 @@ def new_page(browser, device: dict, **options):
             else None
         ),
     )
-    # The browser asks for /favicon.ico on pages that name no icon (Django admin); nothing else may be missing.
+    # Nothing the page loads may be missing (the site icon included).
     page.on(
         "response",
         lambda response: (
-            errors.append(f"{response.status} {response.url}")
-            if response.status >= 400 and not response.url.endswith("/favicon.ico")
-            else None
+            errors.append(f"{response.status} {response.url}") if response.status >= 400 else None
         ),
     )
     page.errors = errors
