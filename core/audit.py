@@ -57,6 +57,7 @@ ACTION_WORDS = {
     "api_key.create": pgettext_lazy("audit", "Terminal key issued"),
     "api_key.revoke": pgettext_lazy("audit", "Terminal key revoked"),
     "admin.person_search": pgettext_lazy("audit", "Searched for a person by ID number or phone"),
+    "user.sign_out_everywhere": pgettext_lazy("audit", "Signed out everywhere"),
     # Filings (filing)
     "filing.create": pgettext_lazy("audit", "Draft created"),
     "filing.update": pgettext_lazy("audit", "Draft changed"),
