@@ -15,8 +15,7 @@ from django.utils import timezone
 
 from accounts.choices import PersonStatus
 from ecode.models import CodeEvent, CredentialStatus
-from ecode.refusals import REFUSALS, check_refusal, check_refusal_case
-from ecode.services import CodeUse, ecode_consume, ecode_verify, token_issue
+from ecode.services import ecode_consume, ecode_verify, token_issue
 from filing.models import FilingInstitution
 from notifications.models import Notification
 from reference.models import Institution
@@ -174,6 +173,7 @@ def test_every_state_of_credential_person_and_use_is_answered_and_recorded_alike
 def test_the_statement_decides_every_combination_of_facts_as_the_table_does():
     # The SQL CASE of a verify's statement is made from the same table as the Python decision; run it on this
     # database for every combination of the facts the table looks at.
+    from ecode.refusals import REFUSALS, check_refusal, check_refusal_case
     from ecode.services import _CHECK_FACT_COLUMNS
 
     case, params = check_refusal_case(_CHECK_FACT_COLUMNS)
@@ -357,11 +357,6 @@ def test_a_person_filed_here_uses_the_code_without_saying_emergency(here):
     body = client.post(BASE + "consume", {"token": token, "emergency": False}, format="json").json()
     assert body["use_id"] and body["settlement_here"] is True and body["emergency"] is False
     assert body["message"] == "医保电子凭证码已使用，请凭使用流水号结算账单。"
-
-
-def test_the_use_is_a_plain_record_type():
-    # The use a counter is told about carries no personal data: an id, a time and an institution.
-    assert set(CodeUse.__slots__) == {"use_id", "at", "institution_id"}
 
 
 def test_the_schema_documents_settlement_here_the_refusals_and_emergency(api_client):
