@@ -596,6 +596,12 @@ _CHECK_FACT_COLUMNS = {
 }
 
 
+@lru_cache(maxsize=1)
+def _refusal_case() -> tuple[str, tuple[str, ...]]:
+    """The refusal table as the SQL CASE of a verify's statement, and its parameters."""
+    return check_refusal_case(_CHECK_FACT_COLUMNS)
+
+
 # The columns of a verify's record, in the order _verify_recorded_sql inserts them.
 _EVENT_FIELDS = (
     "created_at",
@@ -626,7 +632,7 @@ def _verify_recorded_sql(candidates: int, async_commit: bool) -> str:
         raise RuntimeError("CodeEvent's fields changed: update _EVENT_FIELDS and _verify_recorded_sql")
     columns = ", ".join(f'"{event.get_field(name).column}"' for name in _EVENT_FIELDS)
     result = event.get_field("result").column
-    decided, _params = check_refusal_case(_CHECK_FACT_COLUMNS)
+    decided = _refusal_case()[0]
     # The subject's hash under the key that names the member found (see _subject_candidates).
     whens = "WHEN %s THEN %s " * candidates
     subject = "%s" if candidates == 1 else f"CASE c.credential_member_id {whens}ELSE %s END"
@@ -650,7 +656,7 @@ def _verify_recorded_params(event: CodeEvent, subjects: dict[int, str], on_date)
         *_check_params(subjects, on_date, event.institution),
         event.created_at,
         str(event.kind),
-        *check_refusal_case(_CHECK_FACT_COLUMNS)[1],
+        *_refusal_case()[1],
         event.institution_id,
         event.operator_id,
         event.api_key_prefix,

@@ -539,6 +539,19 @@ def test_the_counter_sees_the_same_filing_answer_as_the_filing_selector_on_every
     assert answers == ["no_filing", "ok", "ok", "no_filing"]
 
 
+def test_a_verify_of_a_used_code_is_one_statement_too(credential, operator, covered):
+    from django.test.utils import CaptureQueriesContext
+
+    token = token_issue(credential=credential).token
+    use = ecode_consume(token=token, operator=operator)
+    ecode_verify(token=token_issue(credential=credential).token, operator=operator)  # keys, regions
+    with CaptureQueriesContext(connection) as queries:
+        result = ecode_verify(token=token, operator=operator)
+    work = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    assert len(work) == 1, work
+    assert (result.code, result.prior_use.use_id) == ("already_used", use.use_id)
+
+
 def test_a_verify_decides_coverage_as_the_filing_selector_does_in_one_statement():
     """The verify's own query carries the filings in force and the picks here; the answer must be the one
     filing.selectors.filing_coverage gives, in every case, and cost a single statement."""
