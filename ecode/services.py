@@ -623,9 +623,10 @@ _EVENT_FIELDS = (
 def _verify_recorded_sql(candidates: int, async_commit: bool) -> str:
     """A verify on PostgreSQL in one statement: the check's query, and the insert of its CodeEvent with the
     result decided from what the query found by the table of ``ecode.refusals``, as ``check_refusal`` decides
-    in Python (the parameters are in ``_verify_recorded_params``). With ``async_commit`` (a statement that is its own transaction) the
-    commit does not wait for the WAL to reach the disk: a crash of the database server could lose the checks
-    of its last fraction of a second, never half of one, and never a use (``consume`` commits synchronously).
+    in Python (the parameters are in ``_verify_recorded_params``). With ``async_commit`` (a statement that is
+    its own transaction) the commit does not wait for the WAL to reach the disk: a crash of the database
+    server could lose the checks of its last fraction of a second, never half of one, and never a use
+    (``consume`` commits synchronously).
     """
     event, person = CodeEvent._meta, InsuredPerson._meta
     if {field.name for field in event.concrete_fields if not field.primary_key} != set(_EVENT_FIELDS):
@@ -1123,8 +1124,8 @@ def ecode_consume(
     others get ``already_used``. The result's ``use_id`` is what the settlement refers to.
 
     A person with no filing in force here is refused (``not_covered``, the code stays unused), unless
-    ``emergency``: an emergency is treated as filed where the filing app says so (``Coverage.emergency_settles``),
-    and its bill is then settled as an emergency.
+    ``emergency``: an emergency is treated as filed where the filing app says so
+    (``filing.selectors.emergency_settles``), and its bill is then settled as an emergency.
     """
     return _check(
         kind=CodeEventKind.CONSUME,
