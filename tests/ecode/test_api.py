@@ -413,20 +413,26 @@ def test_the_counter_sees_the_filing_in_force_and_whether_it_settles_here(creden
         {},
         ["1" * 227],
         "1" * 227,
+        {"token": "1" * 227, "emergency": True},
+        {"token": "1" * 227, "emergency": "false"},
+        {"token": "1" * 227, "emergency": "maybe"},
+        {"token": "1" * 227, "emergency": None},
     ],
 )
-def test_the_check_input_is_what_its_serializer_makes_of_it(data):
+@pytest.mark.parametrize("serializer_name", ["CheckInputSerializer", "ConsumeInputSerializer"])
+def test_the_check_input_is_what_its_serializer_makes_of_it(data, serializer_name):
     # The counter endpoints take the usual scan without building a serializer; what they accept and what they
-    # refuse, with which errors, must be exactly the serializer's.
+    # refuse, with which errors, must be exactly the serializer's (a use's too, which may say emergency).
     from rest_framework.exceptions import ValidationError
 
-    from ecode.api import CheckInputSerializer, check_input
+    from ecode import api
 
-    serializer = CheckInputSerializer(data=data)
+    serializer_class = getattr(api, serializer_name)
+    serializer = serializer_class(data=data)
     if serializer.is_valid():
         expected = {"request_no": "", "institution_code": "", **serializer.validated_data}
-        assert check_input(data) == expected
+        assert api.check_input(data, serializer_class) == expected
     else:
         with pytest.raises(ValidationError) as refused:
-            check_input(data)
+            api.check_input(data, serializer_class)
         assert refused.value.detail == serializer.errors
