@@ -26,6 +26,7 @@ class CommonErrorCode(str, Enum):
     THROTTLED = "throttled"
     CONFLICT = "conflict"
     SERVER_ERROR = "server_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 class ServiceError(Exception):

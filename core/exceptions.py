@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from .cache import OUTAGE_ERRORS, OUTAGE_RETRY_AFTER_SECONDS
 from .errors import CommonErrorCode, ServiceError
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,10 @@ _DRF_CODES = {
     exceptions.ParseError: CommonErrorCode.PARSE_ERROR,
     exceptions.Throttled: CommonErrorCode.THROTTLED,
 }
+
+
+def outage_message() -> str:
+    return _("The service is briefly unavailable. Try again in a minute.")
 
 
 def error_body(code: str, message: Any, fields: dict | None = None) -> dict:
@@ -58,6 +63,12 @@ def _first_message(detail: Any) -> str | None:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, OUTAGE_ERRORS):
+        return Response(
+            error_body(CommonErrorCode.SERVICE_UNAVAILABLE.value, outage_message()),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

@@ -1,36 +1,62 @@
-"""Probes for load balancers."""
+"""Probes for load balancers and supervisors."""
 
-from django.core.cache import cache
+from celery import current_app
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from .cache import cache_reachable
+from .deferred import broker_recovered
+
+OK, UNAVAILABLE, IN_PROCESS = "ok", "unavailable", "in_process"
+
 
 @require_GET
 @never_cache
 def healthz(request):
-    """The process is alive; touches nothing."""
+    """The process is alive; touches nothing (a supervisor restarts the process only when this fails)."""
     return JsonResponse({"status": "ok"})
 
 
 @require_GET
 @never_cache
 def readyz(request):
-    """The database and the cache (Redis in production) answer."""
-    checks = {}
+    """Whether to send traffic here, and what works.
+
+    200 `{"status": "ok"}`: the database, the cache and the broker answer. 200 `{"status": "degraded"}`: the
+    database answers but the cache or the broker does not; requests are still served (the database decides
+    one-use codes and sign-in limits, deferred work waits in its outbox), so the load balancer keeps this
+    instance. 503 `{"status": "down"}`: the database does not answer; nothing can be served. `checks` says
+    which: each of `database`, `cache`, `broker` is "ok" or "unavailable" (`broker` is "in_process" where
+    tasks run in the web process, as with `make run`).
+    """
+    checks = {"database": _database(), "cache": OK if cache_reachable() else UNAVAILABLE, "broker": _broker()}
+    if checks["database"] != OK:
+        status, code = "down", 503
+    elif UNAVAILABLE in checks.values():
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    return JsonResponse({"status": status, "checks": checks}, status=code)
+
+
+def _database() -> str:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception:  # noqa: BLE001 - any failure means not ready
-        checks["database"] = "unavailable"
+    except Exception:  # noqa: BLE001 - any failure means the database cannot serve
+        return UNAVAILABLE
+    return OK
+
+
+def _broker() -> str:
+    if current_app.conf.task_always_eager:
+        return IN_PROCESS
     try:
-        cache.set("readyz", "1", 5)
-        checks["cache"] = "ok" if cache.get("readyz") == "1" else "unavailable"
-    except Exception:  # noqa: BLE001
-        checks["cache"] = "unavailable"
-    ready = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
-    )
+        with current_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=3)
+    except Exception:  # noqa: BLE001 - any failure means tasks cannot be queued now
+        return UNAVAILABLE
+    broker_recovered()
+    return OK

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from accounts.choices import Role
 from accounts.models import InsuredPerson
 from core.audit import audit_record
+from core.cache import cache_call
 from core.errors import ServiceError
 from core.fields import EncryptedTextField
 from ecode.keys import (
@@ -1050,10 +1051,15 @@ def _verify_recorded(event: CodeEvent, verified, subjects: dict[int, str], *, on
 
 
 def _consume(event: CodeEvent, *, verified, coverage, now: datetime, today) -> VerificationResult:
-    # Redis SET NX decides the race between counters; the partial unique index backs it up if Redis forgets.
+    # Redis SET NX decides the race between counters; the partial unique index backs it up if Redis forgets,
+    # and decides alone while Redis is away (the marker then counts as set by nobody).
     marker = USED_MARKER_PREFIX + event.subject
     remaining = verified.expires_at + CLOCK_SKEW - int(now.timestamp()) + 1
-    if not cache.add(marker, event.institution.code, timeout=max(remaining, 1)):
+    if not cache_call(
+        lambda: cache.add(marker, event.institution.code, timeout=max(remaining, 1)),
+        fallback=True,
+        what="e-code use marker",
+    ):
         return _record(event, EcodeErrorCode.ALREADY_USED, verified=verified, on_date=today)
     institution = event.institution
     event.result = OK
@@ -1076,13 +1082,17 @@ def _consume(event: CodeEvent, *, verified, coverage, now: datetime, today) -> V
             event.request_no
             and CodeEvent.objects.filter(institution=institution, request_no=event.request_no).exists()
         ):
-            cache.delete(marker)  # this code was not used after all
+            _forget_marker(marker)  # this code was not used after all
             return _replay(event, kind=event.kind, subject=event.subject, on_date=today)
         return _record(event, EcodeErrorCode.ALREADY_USED, verified=verified, on_date=today)
     except BaseException:
-        cache.delete(marker)
+        _forget_marker(marker)
         raise
     return _result(event, verified=verified, coverage=coverage)
+
+
+def _forget_marker(marker: str) -> None:
+    cache_call(lambda: cache.delete(marker), fallback=None, what="e-code use marker")
 
 
 def ecode_verify(

@@ -6,7 +6,6 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -17,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit_record
+from core.deferred import after_commit, task_publish
 from core.errors import ServiceError
 
 from .choices import Channel, DeliveryStatus
@@ -28,10 +28,6 @@ from .rendering import message_render
 from .selectors import channel_preference_get
 
 logger = logging.getLogger(__name__)
-
-# Publishing must not hold up the request that caused the event when the broker is down: a short retry, then
-# the row waits for the sweep.
-_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
 
 def _external_channels(*, person) -> list[str]:
@@ -69,9 +65,7 @@ def notification_create(*, person, event: str, context: dict) -> None:
         ]
     )
     if deliveries:
-        transaction.on_commit(
-            partial(deliveries_enqueue, delivery_ids=[d.pk for d in deliveries]), robust=True
-        )
+        after_commit(deliveries_enqueue, delivery_ids=[d.pk for d in deliveries])
 
 
 def deliveries_enqueue(*, delivery_ids: list[int]) -> int:
@@ -80,14 +74,11 @@ def deliveries_enqueue(*, delivery_ids: list[int]) -> int:
 
     queued = 0
     for delivery_id in delivery_ids:
-        try:
-            deliver.apply_async((delivery_id,), retry=True, retry_policy=_PUBLISH_RETRY_POLICY)
-        except Exception as exc:
+        if not task_publish(deliver, delivery_id):
             # The broker is unreachable: the rows stay pending and the sweep queues them later.
             logger.warning(
-                "Could not queue %d notification deliveries (%s); the sweep will retry them.",
+                "Could not queue %d notification deliveries; the sweep will retry them.",
                 len(delivery_ids) - queued,
-                type(exc).__name__,
             )
             break
         queued += 1
@@ -249,7 +240,7 @@ def delivery_retry(*, delivery: Delivery, actor=None) -> Delivery:
         to_state=delivery.status,
         data={"last_error": delivery.last_error[:200]},
     )
-    transaction.on_commit(partial(deliveries_enqueue, delivery_ids=[delivery.pk]), robust=True)
+    after_commit(deliveries_enqueue, delivery_ids=[delivery.pk])
     return delivery
 
 

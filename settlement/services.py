@@ -10,7 +10,6 @@ import logging
 import secrets
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.services import person_get_by_id_number
 from core.audit import audit_record
+from core.deferred import deferrable, deferred_create
 from core.errors import NotFound, ServiceError
 from reference.models import Region
 from reference.services import ImportResult, RowError, csv_rows_validate
@@ -513,14 +513,9 @@ def _settle(
             "person_pays": str(settlement.person_pays),
         },
     )
-    transaction.on_commit(partial(_supervise_later, settlement.pk), robust=True)
+    # Recorded with the settlement and run after it commits; the sweep runs it if the broker was away.
+    deferred_create(supervision_check, settlement_id=settlement.pk)
     return settlement
-
-
-def _supervise_later(settlement_id: int) -> None:
-    from .tasks import check_supervision
-
-    check_supervision.delay(settlement_id)
 
 
 # --- Reversal ------------------------------------------------------------------------------------------------
@@ -932,10 +927,12 @@ def _flag(
     return created
 
 
+@deferrable
 def supervision_check(*, settlement_id: int) -> list[str]:
     """Look at a committed settlement for patterns worth a reviewer's look; returns the kinds raised now.
 
-    Runs after the settlement commits and never changes it: a flag alone blocks nothing.
+    Runs after the settlement commits (from the deferred-work outbox) and never changes it: a flag alone
+    blocks nothing. Running it again raises nothing new: each flag has its dedupe key.
     """
     settlement = (
         Settlement.objects.select_related("institution", "person", "code_event")

@@ -54,6 +54,17 @@ def _clear_cache(request):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _forget_outages():
+    # A test that stopped a Redis leaves this process skipping the cache and the broker for a few seconds.
+    from core.cache import cache_recovered
+    from core.deferred import broker_recovered
+
+    cache_recovered()
+    broker_recovered()
+    yield
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient

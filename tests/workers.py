@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -111,12 +112,46 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-class Worker:
-    """A `celery worker` subprocess; its log is kept for failure messages."""
+# The worker the tests run: four threads, none of the cluster features (quicker to start and stop).
+WORKER_COMMAND = [
+    sys.executable,
+    "-m",
+    "celery",
+    "-A",
+    "config",
+    "worker",
+    "-l",
+    "warning",
+    "-P",
+    "threads",
+    "-c",
+    "4",
+    "--without-gossip",
+    "--without-mingle",
+    "--without-heartbeat",
+]
 
-    def __init__(self, *, broker: RedisServer, outbox: Path, **environment: str) -> None:
+
+class Worker:
+    """A `celery worker` subprocess; its log is kept for failure messages.
+
+    With `restart_sec`, a thread supervises it as systemd's `Restart=always` does (deploy/systemd): whenever it
+    exits, it is started again after that many seconds; `restarts` counts how often.
+    """
+
+    def __init__(
+        self,
+        *,
+        broker: RedisServer,
+        outbox: Path,
+        command: list[str] | None = None,
+        restart_sec: float | None = None,
+        **environment: str,
+    ) -> None:
         self.log_path = outbox / "worker.log"
-        env = {
+        self.log_path.write_bytes(b"")
+        self.command = command or WORKER_COMMAND
+        self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings",
             "DATABASE_URL": _database_url(),
@@ -128,36 +163,43 @@ class Worker:
             "NOTIFICATION_WECHAT_BACKEND": FILE_PROVIDER,
             **environment,
         }
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "-l",
-                    "warning",
-                    "-P",
-                    "threads",
-                    "-c",
-                    "4",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._stopping = False
+        self.process = self._spawn()
+        self._supervisor = None
+        if restart_sec is not None:
+            self._supervisor = threading.Thread(target=self._supervise, args=(restart_sec,), daemon=True)
+            self._supervisor.start()
+
+    def _spawn(self) -> subprocess.Popen:
+        with open(self.log_path, "ab") as log:
+            return subprocess.Popen(
+                self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
+
+    def _supervise(self, restart_sec: float) -> None:
+        while True:
+            self.process.wait()
+            time.sleep(restart_sec)
+            with self._lock:
+                if self._stopping:
+                    return
+                self.restarts += 1
+                self.process = self._spawn()
+
+    def running(self) -> bool:
+        return self.process.poll() is None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
         _stop(self.process)
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=30)
 
 
 @pytest.fixture

@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
+    "core.middleware.OutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -104,6 +105,18 @@ DATABASES = {"default": database(env("DATABASE_URL", "sqlite:///" + str(BASE_DIR
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_cache(url: str, *, prefix: str = "") -> dict:
+    """The CACHES entry for Redis at `url`. Short socket timeouts: a Redis that went away (even one whose
+    packets are dropped) costs a request a second at most, and `core.cache` then skips it for a while."""
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": prefix,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -182,11 +195,14 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+# A broker that does not answer within 2 s counts as away: the request that publishes moves on (its work waits
+# in an outbox for the sweep). config/broker.py: the Redis transport keeps the worker alive through outages.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600, "socket_connect_timeout": 2}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
     "notifications-sweep": {"task": "notifications.tasks.sweep_pending", "schedule": 60.0},
+    "deferred-sweep": {"task": "core.tasks.sweep_deferred", "schedule": 60.0},
     "filing-expire": {"task": "filing.tasks.expire_filings", "schedule": crontab(minute=5, hour=0)},
     "filing-expiry-reminders": {
         "task": "filing.tasks.remind_expiring",
@@ -196,7 +212,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "settlement.tasks.build_monthly_clearing",
         "schedule": crontab(minute=30, hour=1, day_of_month=1),
     },
+    # Makes up for a run lost while the broker was down: builds the month only if nothing was built since
+    # it ended.
+    "settlement-monthly-clearing-catch-up": {
+        "task": "settlement.tasks.build_monthly_clearing",
+        "schedule": crontab(minute=45, hour="*/6", day_of_month="1-3"),
+        "kwargs": {"if_missing": True},
+    },
 }
+
+# --- Deferred work (core.deferred): outbox rows of work that runs after a commit (the supervision check) ---
+DEFERRED_TASK_MAX_ATTEMPTS = int(env("DEFERRED_TASK_MAX_ATTEMPTS", "5"))
+# A pending row not run this long after it fell due is queued again by the sweep (the broker was down).
+DEFERRED_TASK_PENDING_TIMEOUT_SECONDS = int(env("DEFERRED_TASK_PENDING_TIMEOUT_SECONDS", "120"))
+# A row left running this long (its worker died) is run again.
+DEFERRED_TASK_RUNNING_TIMEOUT_SECONDS = int(env("DEFERRED_TASK_RUNNING_TIMEOUT_SECONDS", "300"))
+DEFERRED_TASK_KEEP_DAYS = int(env("DEFERRED_TASK_KEEP_DAYS", "7"))
 
 # --- Notifications ---
 NOTIFICATION_SMS_BACKEND = env("NOTIFICATION_SMS_BACKEND", "notifications.providers.ConsoleProvider")

@@ -19,7 +19,7 @@ if _missing:
     raise ImproperlyConfigured("Missing required environment variables: " + ", ".join(_missing))
 
 DEBUG = False
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}  # noqa: F405
+CACHES = {"default": redis_cache(REDIS_URL)}  # noqa: F405
 DATABASES["default"]["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "60"))  # noqa: F405
 SECURE_SSL_REDIRECT = env("SECURE_SSL_REDIRECT", "1") == "1"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,20 +1,14 @@
 """Tests run against real PostgreSQL and Redis (DATABASE_URL, REDIS_URL)."""
 
 from .local import *  # noqa: F403
-from .local import database, env
+from .local import database, env, redis_cache
 
 DEBUG = False
 DATABASES = {"default": database(env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))}
 # Parallel runs (several engineers on one machine) can pick their own test database.
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", "test_yibao")}
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/15")
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "yibao-test",
-    }
-}
+CACHES = {"default": redis_cache(REDIS_URL, prefix="yibao-test")}  # as in production
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = env("CELERY_TASK_ALWAYS_EAGER", "1") == "1"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
