@@ -1,15 +1,21 @@
 """The e-code API: a person's credential and codes, and the checks counters make.
 
-Counters get 200 for an accepted code; 400 ``malformed`` for input that is not a 227-digit code; 403
-``wrong_institution``; 422 for a well-formed code that is refused (``unsupported_version``, ``unknown_key``,
+Counters get 200 for an accepted code, with ``settlement_here`` saying whether the bill can be settled directly
+at this institution (else ``coverage.reason`` says why not); 400 ``malformed`` for input that is not a 227-digit
+code; 403 ``wrong_institution``; 409 ``not_covered`` for a use that could not be settled here (the code stays
+unused); 422 for a well-formed code that is refused (``unsupported_version``, ``unknown_key``,
 ``bad_signature``, ``not_yet_valid``, ``expired``, ``unknown_subject``, ``credential_suspended``,
-``credential_revoked``, ``already_used``). Every refusal has the shape ``{"code", "message", "fields"}`` plus
-``event_id``, the record of the check.
+``credential_revoked``, ``already_used``, the latter with ``used``: when and where). Every refusal has the shape
+``{"code", "message", "fields"}`` plus ``valid: false``, ``event_id`` (the record of the check), ``used`` and
+``coverage``.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -25,7 +31,9 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsCounter, IsInsuredPerson
 from core.exceptions import error_body
-from reference.choices import SCHEME_CODES
+from filing.choices import CoverageReason, FilingGroup
+from filing.selectors import Coverage
+from reference.choices import SCHEME_CODES, Scheme
 
 from . import qr
 from .errors import EcodeErrorCode, verification_message, verification_status
@@ -217,38 +225,152 @@ class CheckInputSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(component_name="EcodeConsume")
+class ConsumeInputSerializer(CheckInputSerializer):
+    emergency = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=(
+            "An emergency (急诊抢救): treated as filed, so the code is used although no filing is in force here "
+            "(where coverage.emergency_possible); settle the bill with emergency: true."
+        ),
+    )
+
+
+@extend_schema_serializer(component_name="EcodeCheckPerson")
+class CheckPersonSerializer(serializers.Serializer):
+    """The code's owner, masked."""
+
+    name = serializers.CharField(help_text="Masked name, e.g. 张*明.")
+    id_number = serializers.CharField(help_text="Masked ID number.")
+    insured_region = serializers.CharField(help_text="GB/T 2260 code of the insured area.")
+    insured_region_name = serializers.CharField()
+    scheme = serializers.ChoiceField(choices=Scheme.choices)
+    scheme_code = serializers.IntegerField(allow_null=True)
+
+
+@extend_schema_serializer(component_name="EcodeCheckFiling")
+class CheckFilingSerializer(serializers.Serializer):
+    """The filing in force that speaks for the person here (or, when none applies here, the one elsewhere)."""
+
+    group = serializers.ChoiceField(choices=FilingGroup.choices)
+    destination = serializers.CharField()
+    destination_name = serializers.CharField()
+    start_date = serializers.DateField()
+    end_date = serializers.DateField(allow_null=True)
+    direct_settlement = serializers.BooleanField()
+
+
+@extend_schema_serializer(component_name="EcodeCheckCoverage")
+class CheckCoverageSerializer(serializers.Serializer):
+    """Whether direct settlement applies at this institution today, and why (not)."""
+
+    applies = serializers.BooleanField()
+    reason = serializers.ChoiceField(
+        choices=CoverageReason.choices,
+        help_text="ok, or why there is no direct settlement here: no_filing, other_destination, "
+        "institution_not_picked, institution_not_networked.",
+    )
+    message = serializers.CharField(
+        help_text="The reason in the request's language (Chinese default, English)."
+    )
+    emergency_possible = serializers.BooleanField(
+        help_text="Whether a use as an emergency (treated as filed) is settled here all the same."
+    )
+
+
+@extend_schema_serializer(component_name="EcodeCheckToken")
+class CheckTokenSerializer(serializers.Serializer):
+    issued_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    filing_in_force = serializers.BooleanField(
+        allow_null=True, help_text="The filing flag the code carried when it was issued."
+    )
+
+
 @extend_schema_serializer(component_name="EcodeCheckResult")
 class CheckOutputSerializer(serializers.Serializer):
-    """An accepted code: who it belongs to (masked) and their filing for this institution today."""
+    """An accepted code: who it belongs to (masked), whether the bill can be settled directly here, and why."""
 
-    valid = serializers.BooleanField()
-    code = serializers.CharField()
-    message = serializers.CharField()
+    valid = serializers.BooleanField(help_text="Always true here: a refused code gets a 4xx.")
+    code = serializers.CharField(help_text="ok")
+    message = serializers.CharField(help_text="What happened, in the request's language.")
+    settlement_here = serializers.BooleanField(
+        help_text="Whether the bill can be settled directly at this institution (a filing is in force here). "
+        "When false, coverage.reason says why; a use is then refused unless it is an emergency."
+    )
     event_id = serializers.IntegerField()
-    use_id = serializers.IntegerField(allow_null=True)
-    person = serializers.DictField()
-    filing_in_force = serializers.DictField(allow_null=True)
-    coverage = serializers.DictField()
-    token = serializers.DictField()
+    use_id = serializers.IntegerField(allow_null=True, help_text="For a use: what the settlement refers to.")
+    emergency = serializers.BooleanField(
+        help_text="For a use: accepted only as an emergency, so the bill is settled with emergency: true."
+    )
+    person = CheckPersonSerializer()
+    filing_in_force = CheckFilingSerializer(allow_null=True)
+    coverage = CheckCoverageSerializer()
+    token = CheckTokenSerializer()
+
+
+@extend_schema_serializer(component_name="EcodeCheckUsed")
+class CheckUsedSerializer(serializers.Serializer):
+    """When and where an ``already_used`` code was used: the institution only if it is this one."""
+
+    at = serializers.DateTimeField(help_text="When, in Asia/Shanghai time.")
+    here = serializers.BooleanField(help_text="Whether it was used at this institution.")
+    institution_code = serializers.CharField(allow_null=True)
+    institution_name = serializers.CharField(allow_null=True)
+    use_id = serializers.IntegerField(allow_null=True, help_text="The use to settle, if it was used here.")
+
+
+@extend_schema_serializer(component_name="EcodeCheckRefusal")
+class CheckRefusalSerializer(serializers.Serializer):
+    """A refused code (or a refused use): nothing was used; the check is recorded as ``event_id``."""
+
+    valid = serializers.BooleanField(help_text="Always false.")
+    settlement_here = serializers.BooleanField(help_text="Always false.")
+    code = serializers.CharField(
+        help_text="malformed, unsupported_version, unknown_key, bad_signature, not_yet_valid, expired, "
+        "unknown_subject, credential_suspended, credential_revoked, already_used, wrong_institution, not_covered."
+    )
+    message = serializers.CharField(help_text="What happened and what to do, in the request's language.")
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    event_id = serializers.IntegerField()
+    used = CheckUsedSerializer(
+        allow_null=True, help_text="For already_used, when the use's record was found."
+    )
+    coverage = CheckCoverageSerializer(allow_null=True, help_text="For not_covered: why.")
 
 
 _REQUEST_NO_MAX = CheckInputSerializer().fields["request_no"].max_length
 _INSTITUTION_CODE_MAX = CheckInputSerializer().fields["institution_code"].max_length
 
 
-def check_input(data) -> dict:
+@lru_cache(maxsize=4)
+def _more_fields(serializer_class) -> dict:
+    # The fields a check's serializer has beyond CheckInputSerializer's, with their defaults.
+    base = CheckInputSerializer().fields
+    return {name: f.default for name, f in serializer_class().fields.items() if name not in base}
+
+
+def check_input(data, serializer_class=CheckInputSerializer) -> dict:
     """The validated input of a check. A scan in the usual shape (a JSON object of plain strings within their
-    lengths) is taken as CheckInputSerializer would take it, without building one per scan; anything else goes
-    through the serializer, for its errors."""
-    if type(data) is dict and type(data.get("token")) is str and len(data["token"]) <= _MAX_TOKEN_INPUT:
+    lengths, none of the serializer's further fields) is taken as the serializer would take it, without
+    building one per scan; anything else goes through the serializer, for its errors."""
+    more = _more_fields(serializer_class)
+    if (
+        type(data) is dict
+        and type(data.get("token")) is str
+        and len(data["token"]) <= _MAX_TOKEN_INPUT
+        and data.keys().isdisjoint(more)
+    ):
         request_no, code = data.get("request_no", ""), data.get("institution_code", "")
         if _plain(request_no, _REQUEST_NO_MAX) and _plain(code, _INSTITUTION_CODE_MAX):
             return {
                 "token": data["token"],
                 "request_no": request_no.strip(),
                 "institution_code": code.strip(),
+                **more,
             }
-    serializer = CheckInputSerializer(data=data)
+    serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return {"request_no": "", "institution_code": "", **serializer.validated_data}
 
@@ -278,6 +400,17 @@ def _filing_body(coverage) -> dict | None:
     }
 
 
+def _coverage_body(coverage, *, emergency_possible: bool) -> dict | None:
+    if coverage is None:
+        return None
+    return {
+        "applies": bool(coverage.applies),
+        "reason": str(coverage.reason),
+        "message": coverage.message,
+        "emergency_possible": emergency_possible,
+    }
+
+
 def check_body(result: VerificationResult) -> dict:
     """The JSON a counter gets for an accepted code."""
     coverage = result.coverage
@@ -285,8 +418,10 @@ def check_body(result: VerificationResult) -> dict:
         "valid": True,
         "code": result.code,
         "message": result.message,
+        "settlement_here": result.settlement_here,
         "event_id": result.event_id,
         "use_id": result.use_id,
+        "emergency": result.emergency,
         "person": {
             "name": result.masked_name,
             "id_number": result.masked_id_number,
@@ -296,15 +431,30 @@ def check_body(result: VerificationResult) -> dict:
             "scheme_code": SCHEME_CODES.get(result.scheme),
         },
         "filing_in_force": _filing_body(coverage),
-        "coverage": {
-            "applies": bool(getattr(coverage, "applies", False)),
-            "reason": str(getattr(coverage, "reason", "no_filing")),
-        },
+        "coverage": _coverage_body(
+            coverage or Coverage(None, False, CoverageReason.NO_FILING.value),
+            emergency_possible=result.emergency_possible,
+        ),
         "token": {
             "issued_at": _date(result.issued_at),
             "expires_at": _date(result.expires_at),
             "filing_in_force": result.claims_filing_in_force,
         },
+    }
+
+
+def used_body(result: VerificationResult) -> dict | None:
+    """When and where an ``already_used`` code was used; the institution only if it is the counter's own."""
+    use = result.prior_use
+    if use is None:
+        return None
+    here = result.used_here
+    return {
+        "at": timezone.localtime(use.at).isoformat(),
+        "here": here,
+        "institution_code": result.institution.code if here else None,
+        "institution_name": result.institution.name if here else None,
+        "use_id": use.use_id if here else None,
     }
 
 
@@ -314,31 +464,48 @@ def _check_response(result: VerificationResult) -> Response:
     # The field a counter should look at: the institution it claimed, or else the scanned code.
     field = "institution_code" if result.code == EcodeErrorCode.WRONG_INSTITUTION else "token"
     body = error_body(result.code, result.message, {field: [result.message]})
-    body["event_id"] = result.event_id
+    body.update(
+        valid=False,
+        settlement_here=False,
+        event_id=result.event_id,
+        used=used_body(result),
+        coverage=_coverage_body(result.coverage, emergency_possible=result.emergency_possible),
+    )
     return Response(body, status=verification_status(result.code))
 
 
 class _CheckApi(APIView):
     permission_classes = [IsCounter]
     check = staticmethod(ecode_verify)
+    input_serializer = CheckInputSerializer
 
     def post(self, request):
-        values = check_input(request.data)
+        values = check_input(request.data, self.input_serializer)
+        extra = {"emergency": values["emergency"]} if "emergency" in values else {}
         result = self.check(
             token=values["token"],
             operator=request.user,
             request_no=values.get("request_no") or None,
             api_key=request.auth if hasattr(request.auth, "prefix") else None,
             institution_code=values.get("institution_code") or None,
+            **extra,
         )
         return _check_response(result)
 
 
-_CHECK_RESPONSES = {200: CheckOutputSerializer, 400: _ERROR, 403: _ERROR, 409: _ERROR, 422: _ERROR}
+_CHECK_RESPONSES = {
+    200: CheckOutputSerializer,
+    400: _ERROR,
+    403: CheckRefusalSerializer,
+    409: _ERROR,  # duplicate_request_no: the number was used for another request
+    422: CheckRefusalSerializer,
+}
 
 
 class VerifyApi(_CheckApi):
-    """Check a scanned e-code at this counter: the person (masked) and their filing here today."""
+    """Check a scanned e-code at this counter: the person (masked), whether the bill can be settled directly
+    here (``settlement_here``, else ``coverage.reason``), or why the code is refused (a used code: when and
+    where). The code stays usable."""
 
     @extend_schema(request=CheckInputSerializer, responses=_CHECK_RESPONSES)
     def post(self, request):
@@ -346,10 +513,23 @@ class VerifyApi(_CheckApi):
 
 
 class ConsumeApi(_CheckApi):
-    """Check a scanned e-code and use it for settlement, once; ``use_id`` is what the settlement refers to."""
+    """Check a scanned e-code and use it for settlement, once; ``use_id`` is what the settlement refers to. A
+    person with no filing in force here is refused (409 ``not_covered``, the code stays unused) unless
+    ``emergency``."""
 
     check = staticmethod(ecode_consume)
+    input_serializer = ConsumeInputSerializer
 
-    @extend_schema(request=CheckInputSerializer, responses=_CHECK_RESPONSES)
+    @extend_schema(
+        request=ConsumeInputSerializer,
+        responses={
+            **_CHECK_RESPONSES,
+            409: OpenApiResponse(
+                response=CheckRefusalSerializer,
+                description="not_covered: no direct settlement here, the code was not used (coverage says "
+                "why); or duplicate_request_no, as {code, message, fields}.",
+            ),
+        },
+    )
     def post(self, request):
         return super().post(request)

@@ -42,8 +42,13 @@ def verification_message(code: EcodeErrorCode | str) -> str:
     return _verification_message(code, get_language() or "zh")
 
 
-# A code that is not 227 digits is bad input; a well-formed code that fails a check is unprocessable.
-_STATUS = {EcodeErrorCode.MALFORMED: 400, EcodeErrorCode.WRONG_INSTITUTION: 403}
+# A code that is not 227 digits is bad input; a well-formed code that fails a check is unprocessable; a use
+# that cannot settle here conflicts with the person's filings (as the settlement's own refusal does).
+_STATUS = {
+    EcodeErrorCode.MALFORMED: 400,
+    EcodeErrorCode.WRONG_INSTITUTION: 403,
+    EcodeErrorCode.NOT_COVERED: 409,
+}
 
 
 def verification_status(code: EcodeErrorCode | str) -> int:

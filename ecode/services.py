@@ -18,9 +18,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from accounts.choices import PersonStatus, Role
+from accounts.choices import Role
 from accounts.models import InsuredPerson
 from core.audit import audit_record
 from core.cache import cache_call
@@ -47,18 +48,25 @@ from ecode.token import (
 from ecode.verifier import VerificationError, verify
 from filing.choices import IN_FORCE_STATUSES, CoverageReason
 from filing.models import Filing, FilingInstitution
-from filing.selectors import Coverage, coverage_among, filing_coverage, filing_in_force, in_force_order
+from filing.selectors import (
+    Coverage,
+    coverage_among,
+    emergency_settles,
+    filing_coverage,
+    filing_in_force,
+    in_force_order,
+)
 from notifications.services import notification_create
 from reference.choices import SCHEME_CODES
 from reference.models import Region
 
 from .errors import EcodeErrorCode, EcodeServiceErrorCode, verification_message
 from .models import CodeEvent, CodeEventKind, Credential, CredentialStatus, SigningKey, SigningKeyStatus
+from .refusals import OK, check_facts, check_refusal, check_refusal_case
 from .selectors import credential_for_person
 
 logger = logging.getLogger(__name__)
 
-OK = "ok"
 USED_MARKER_PREFIX = "ecode:used:"
 _MEMBER_ID_BITS = 63  # fits PostgreSQL's signed bigint
 
@@ -74,6 +82,15 @@ class IssuedToken:
     issued_at: datetime
     expires_at: datetime
     refresh_after: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CodeUse:
+    """A code's recorded use (its successful consume): the use id, when, and at which institution."""
+
+    use_id: int
+    at: datetime
+    institution_id: int
 
 
 @dataclass(frozen=True)
@@ -100,11 +117,35 @@ class VerificationResult:
     # The filing flag the code carried when it was issued.
     claims_filing_in_force: bool | None = None
     replayed: bool = False
+    # For ``already_used``: the code's use, when the record of it was found (a use a moment ago by a concurrent
+    # counter may not be committed yet).
+    prior_use: CodeUse | None = None
+    # When the check was made (and recorded).
+    checked_at: datetime | None = None
+    # Whether a use as an emergency is accepted and settled here (it is treated as filed).
+    emergency_possible: bool = False
 
     @property
     def use_id(self) -> int | None:
         """The id a settlement refers to: set only for a successful consume."""
         return self.event_id if self.valid and self.kind == CodeEventKind.CONSUME else None
+
+    @property
+    def settlement_here(self) -> bool:
+        """Whether the bill can be settled directly at this institution: an accepted code of a person with a
+        filing in force here (an emergency use without one is settled as an emergency)."""
+        return self.valid and bool(getattr(self.coverage, "applies", False))
+
+    @property
+    def emergency(self) -> bool:
+        """A use accepted only as an emergency (no filing in force here: the bill is settled as one)."""
+        return self.use_id is not None and self.coverage is not None and not self.coverage.applies
+
+    @property
+    def used_here(self) -> bool:
+        """Whether the code's recorded use was at this institution (what else a counter may see of it)."""
+        here = getattr(self.institution, "pk", None)
+        return self.prior_use is not None and self.prior_use.institution_id == here
 
 
 # --- Notifications (the notifications app writes its rows in our transaction) ---
@@ -459,16 +500,37 @@ def _subject_candidates(block: bytes) -> dict[int, bytes]:
     return candidates
 
 
+def _one_use_condition(alias: str) -> str:
+    """The condition of the one-use index (``ecode_one_use_per_code``) in SQL, as the index has it: written in
+    (not as parameters) so that the planner of a prepared statement can prove the index applies."""
+    meta = CodeEvent._meta
+    condition = next(c for c in meta.constraints if c.name == "ecode_one_use_per_code").condition
+    terms = []
+    for child in condition.children:
+        # Equalities of a field with a plain word, joined by AND: anything else must be written here first.
+        name, value = child if isinstance(child, tuple) else (None, None)
+        if (
+            condition.connector != "AND"
+            or condition.negated
+            or not (isinstance(value, str) and value.isidentifier())
+        ):
+            raise RuntimeError("ecode_one_use_per_code changed: update _one_use_condition")
+        terms.append(f"{alias}.\"{meta.get_field(name).column}\" = '{value}'")
+    return " AND ".join(terms)
+
+
 @lru_cache(maxsize=8)
 def _check_sql(whole_person: bool, vendor: str, candidates: int = 1) -> str:
-    """The one query of a check: the person and credential of a member id, and their filings in force.
+    """The one query of a check: the person and credential of a member id, their filings in force, and the
+    code's recorded use.
 
     A use (``whole_person``) asks only whether any filing is in force, and leaves the rest to the filing
     selector. A verify takes each filing in force with whether the counter's institution is picked on it, so
     that ``filing.selectors.coverage_among`` decides without another query. ``candidates`` member ids are
-    looked for at once (two during a subject-key rotation). Written as SQL because on the hot path the ORM's
-    compilation of the same join and subqueries costs more than running them. Only identifiers from model
-    metadata are formatted in; every value is a query parameter (see ``_check_params``).
+    looked for at once (two during a subject-key rotation), and the code's use under each one's subject hash,
+    in the one-use index (``check_use``: its id, time and institution, as a JSON array). Written as SQL because
+    on the hot path the ORM's compilation of the same join and subqueries costs more than running them. Only
+    identifiers from model metadata are formatted in; every value is a query parameter (see ``_check_params``).
     """
     person, credential, filing, pick = (
         InsuredPerson._meta,
@@ -497,21 +559,48 @@ def _check_sql(whole_person: bool, vendor: str, candidates: int = 1) -> str:
             filings = f"(SELECT json_agg(json_build_array({values}, {picked})){in_force})"
         else:  # SQLite, the embedded default
             filings = f"(SELECT json_group_array(json_array({values}, {picked})){in_force})"
+    event = CodeEvent._meta
+    use_values = ", ".join(
+        f'u."{event.get_field(name).column}"' for name in ("id", "created_at", "institution")
+    )
+    array = "json_build_array" if vendor == "postgresql" else "json_array"
+    use = (
+        f'(SELECT {array}({use_values}) FROM "{event.db_table}" u'  # noqa: S608
+        f' WHERE u."{event.get_field("subject").column}" IN ({", ".join(["%s"] * candidates)})'
+        f" AND {_one_use_condition('u')} LIMIT 1)"
+    )
     member_id = credential.get_field("member_id").column
     return (
         "SELECT " + ", ".join(f'p."{field.column}"' for field in fields) + ","  # noqa: S608
         f' c."{credential.pk.column}" AS credential_pk, c."{credential.get_field("status").column}"'
-        f' AS credential_status, c."{member_id}" AS credential_member_id, {filings} AS check_filings'
+        f' AS credential_status, c."{member_id}" AS credential_member_id, {filings} AS check_filings,'
+        f" {use} AS check_use"
         f' FROM "{person.db_table}" p JOIN "{credential.db_table}" c'
         f' ON c."{credential.get_field("person").column}" = p."{pk}"'
         f' WHERE c."{member_id}" IN ({", ".join(["%s"] * candidates)}) LIMIT 1'
     )
 
 
-def _check_params(member_ids: tuple[int, ...], on_date, institution=None) -> tuple:
+def _check_params(subjects: dict[int, str], on_date, institution=None) -> tuple:
+    """The parameters of ``_check_sql``; ``subjects``: each candidate member id's subject hash."""
     day = connection.ops.adapt_datefield_value(on_date)
     picked = () if institution is None else (institution.pk,)
-    return (*picked, *(str(status) for status in IN_FORCE_STATUSES), day, day, *member_ids)
+    return (*picked, *(str(status) for status in IN_FORCE_STATUSES), day, day, *subjects.values(), *subjects)
+
+
+# What a verify's statement knows of each fact of ``ecode.refusals`` (the columns of ``_check_sql`` as ``c``).
+_CHECK_FACT_COLUMNS = {
+    "credential": "c.credential_pk",
+    "credential_status": "c.credential_status",
+    "person_status": f'c."{InsuredPerson._meta.get_field("status").column}"',
+    "use": "c.check_use",
+}
+
+
+@lru_cache(maxsize=1)
+def _refusal_case() -> tuple[str, tuple[str, ...]]:
+    """The refusal table as the SQL CASE of a verify's statement, and its parameters."""
+    return check_refusal_case(_CHECK_FACT_COLUMNS)
 
 
 # The columns of a verify's record, in the order _verify_recorded_sql inserts them.
@@ -534,20 +623,18 @@ _EVENT_FIELDS = (
 @lru_cache(maxsize=8)
 def _verify_recorded_sql(candidates: int, async_commit: bool) -> str:
     """A verify on PostgreSQL in one statement: the check's query, and the insert of its CodeEvent with the
-    result decided from what the query found, exactly as ``_credential_refusal`` decides it (the parameters
-    are in ``_verify_recorded_params``). With ``async_commit`` (a statement that is its own transaction) the
-    commit does not wait for the WAL to reach the disk: a crash of the database server could lose the checks
-    of its last fraction of a second, never half of one, and never a use (``consume`` commits synchronously).
+    result decided from what the query found by the table of ``ecode.refusals``, as ``check_refusal`` decides
+    in Python (the parameters are in ``_verify_recorded_params``). With ``async_commit`` (a statement that is
+    its own transaction) the commit does not wait for the WAL to reach the disk: a crash of the database
+    server could lose the checks of its last fraction of a second, never half of one, and never a use
+    (``consume`` commits synchronously).
     """
     event, person = CodeEvent._meta, InsuredPerson._meta
     if {field.name for field in event.concrete_fields if not field.primary_key} != set(_EVENT_FIELDS):
         raise RuntimeError("CodeEvent's fields changed: update _EVENT_FIELDS and _verify_recorded_sql")
     columns = ", ".join(f'"{event.get_field(name).column}"' for name in _EVENT_FIELDS)
     result = event.get_field("result").column
-    decided = (
-        "CASE WHEN c.credential_pk IS NULL THEN %s WHEN c.credential_status = %s THEN %s"
-        f' WHEN c.credential_status = %s OR c."{person.get_field("status").column}" <> %s THEN %s ELSE %s END'
-    )
+    decided = _refusal_case()[0]
     # The subject's hash under the key that names the member found (see _subject_candidates).
     whens = "WHEN %s THEN %s " * candidates
     subject = "%s" if candidates == 1 else f"CASE c.credential_member_id {whens}ELSE %s END"
@@ -568,16 +655,10 @@ def _verify_recorded_params(event: CodeEvent, subjects: dict[int, str], on_date)
     else:  # CASE member id WHEN ... THEN its hash ... ELSE the current key's
         subject = (*(value for pair in subjects.items() for value in pair), event.subject)
     return (
-        *_check_params(tuple(subjects), on_date, event.institution),
+        *_check_params(subjects, on_date, event.institution),
         event.created_at,
         str(event.kind),
-        str(EcodeErrorCode.UNKNOWN_SUBJECT),
-        str(CredentialStatus.REVOKED),
-        str(EcodeErrorCode.CREDENTIAL_REVOKED),
-        str(CredentialStatus.SUSPENDED),
-        str(PersonStatus.ACTIVE),
-        str(EcodeErrorCode.CREDENTIAL_SUSPENDED),
-        OK,
+        *_refusal_case()[1],
         event.institution_id,
         event.operator_id,
         event.api_key_prefix,
@@ -615,12 +696,29 @@ def _person_of_row(row: tuple, fields) -> InsuredPerson:
     return InsuredPerson.from_db(connection.alias, [field.attname for field in fields], values)
 
 
+def _use_of_column(value) -> CodeUse | None:
+    """The code's recorded use from the check's ``check_use`` column (JSON text on SQLite)."""
+    if value is None:
+        return None
+    use_id, at, institution_id = json.loads(value) if isinstance(value, str) else value
+    at = parse_datetime(at)
+    if timezone.is_naive(at):  # SQLite keeps UTC without an offset
+        at = at.replace(tzinfo=UTC)
+    return CodeUse(use_id, at, institution_id)
+
+
+# The columns of a verify's row after the person's: the credential's id, status and member id, the filings in
+# force and the code's use (then, from _verify_recorded_sql, the event's id and result).
+_CHECK_COLUMNS = 5
+
+
 def _credential_of_row(row: tuple) -> Credential:
     """A verify's credential from its query's row: the person loaded, ``filings`` in force, ``picked_here``
-    (the ids of those on which the counter's institution is picked) and ``any_filing``."""
+    (the ids of those on which the counter's institution is picked), ``any_filing`` and ``use`` (the code's
+    recorded use, or None)."""
     fields = _check_person_fields(False)
     person = _person_of_row(row, fields)
-    credential_pk, status, member_id, filings = row[len(fields) : len(fields) + 4]
+    credential_pk, status, member_id, filings, use = row[len(fields) : len(fields) + _CHECK_COLUMNS]
     credential = Credential.from_db(
         connection.alias,
         ["id", "person_id", "member_id", "status"],
@@ -629,25 +727,27 @@ def _credential_of_row(row: tuple) -> Credential:
     credential.person = person
     credential.filings, credential.picked_here = _filings_of_column(filings)
     credential.any_filing = bool(credential.filings)
+    credential.use = _use_of_column(use)
     return credential
 
 
 def _credential_for_subject(
-    member_ids: tuple[int, ...], *, on_date, whole_person: bool = False, institution=None
+    subjects: dict[int, str], *, on_date, whole_person: bool = False, institution=None
 ) -> Credential | None:
-    """The credential of one of ``member_ids``, its person loaded, and ``any_filing``: whether the person has
-    a filing in force on ``on_date``. ``whole_person`` loads every field of the person (for a use); else as
+    """The credential of one of the member ids of ``subjects`` (each with its subject hash), its person
+    loaded, ``any_filing``: whether the person has a filing in force on ``on_date``, and ``use``: the code's
+    recorded use, or None. ``whole_person`` loads every field of the person (for a use); else as
     ``_credential_of_row`` (for a verify, where PostgreSQL takes ``_verify_recorded`` instead)."""
-    if not member_ids:
+    if not subjects:
         return None
-    sql = _check_sql(whole_person, connection.vendor, len(member_ids))
+    sql = _check_sql(whole_person, connection.vendor, len(subjects))
     if not whole_person:  # a plain cursor spares the raw queryset's machinery
         with connection.cursor() as cursor:
-            cursor.execute(sql, _check_params(member_ids, on_date, institution))
+            cursor.execute(sql, _check_params(subjects, on_date, institution))
             row = cursor.fetchone()
         return None if row is None else _credential_of_row(row)
     # A use: the whole person, through the ORM (dates and all converted).
-    person = next(iter(InsuredPerson.objects.raw(sql, _check_params(member_ids, on_date))), None)
+    person = next(iter(InsuredPerson.objects.raw(sql, _check_params(subjects, on_date))), None)
     if person is None:
         return None
     credential = Credential.from_db(
@@ -657,19 +757,14 @@ def _credential_for_subject(
     )
     credential.person = person
     credential.any_filing = bool(person.check_filings)
+    credential.use = _use_of_column(person.check_use)
     return credential
 
 
 def _credential_refusal(credential: Credential | None) -> str | None:
-    """Why a code whose signature holds is still refused, from its credential; None if it is not."""
-    if credential is None:
-        return EcodeErrorCode.UNKNOWN_SUBJECT
-    if credential.status == CredentialStatus.REVOKED:
-        return EcodeErrorCode.CREDENTIAL_REVOKED
-    # A person whose insurance is suspended or terminated cannot use the credential either.
-    if credential.status == CredentialStatus.SUSPENDED or not credential.person.is_active:
-        return EcodeErrorCode.CREDENTIAL_SUSPENDED
-    return None
+    """Why a code whose signature holds is still refused, from its credential and the code's recorded use
+    (``credential.use``); None if it is not. The table of ``ecode.refusals`` decides."""
+    return check_refusal(check_facts(credential, getattr(credential, "use", None)))
 
 
 @lru_cache(maxsize=1)
@@ -713,17 +808,49 @@ def _save_event(event: CodeEvent) -> None:
         event.save(force_insert=True)
 
 
-def _result(event: CodeEvent, *, verified=None, coverage=None, replayed: bool = False) -> VerificationResult:
+def _clock(when: datetime) -> str:
+    # A code lives two minutes: the time of day (in Asia/Shanghai) says when it was used.
+    return timezone.localtime(when).strftime("%H:%M:%S")
+
+
+def _message(event: CodeEvent, coverage, use: CodeUse | None) -> str:
+    """What the counter reads: what happened, and what to do next."""
+    code = event.result
+    if code == OK and event.kind == CodeEventKind.CONSUME:
+        if coverage is not None and not coverage.applies:
+            return _(
+                "The e-code is used as an emergency: settle the bill as an emergency, with the use number."
+            )
+        return _("The e-code is used: settle the bill with the use number.")
+    if code == OK:
+        if coverage is not None and not coverage.applies:
+            return _("The e-code is valid, but there is no direct settlement here. %(reason)s.") % {
+                "reason": coverage.message
+            }
+        return _("The e-code is valid.")
+    if code == EcodeErrorCode.ALREADY_USED and use is not None:
+        if use.institution_id == event.institution_id:
+            return _(
+                "This e-code was already used here at %(time)s (use number %(use_id)s) and cannot be used "
+                "again. Settle the bill with that use number."
+            ) % {"time": _clock(use.at), "use_id": use.use_id}
+        return _(
+            "This e-code was already used at another institution at %(time)s and cannot be used again. Ask "
+            "the insured person to show a new one."
+        ) % {"time": _clock(use.at)}
+    if code == EcodeErrorCode.NOT_COVERED and coverage is not None:
+        return _("The e-code was not used: there is no direct settlement here. %(reason)s.") % {
+            "reason": coverage.message
+        }
+    return verification_message(code)
+
+
+def _result(
+    event: CodeEvent, *, verified=None, coverage=None, replayed: bool = False, use: CodeUse | None = None
+) -> VerificationResult:
     code = event.result
     valid = code == OK
-    if valid:
-        message = (
-            _("The e-code has been used for settlement.")
-            if event.kind == CodeEventKind.CONSUME
-            else _("The e-code is valid.")
-        )
-    else:
-        message = verification_message(code)
+    message = _message(event, coverage, use)
     person = event.person if event.person_id else None
     fields: dict[str, Any] = {}
     if person is not None and valid:
@@ -735,6 +862,12 @@ def _result(event: CodeEvent, *, verified=None, coverage=None, replayed: bool = 
             "scheme": person.scheme,
             "coverage": coverage,
         }
+    elif code == EcodeErrorCode.NOT_COVERED:  # why the use was refused
+        fields["coverage"] = coverage
+    if person is not None and coverage is not None:
+        fields["emergency_possible"] = emergency_settles(
+            coverage, person=person, institution=event.institution
+        )
     if verified is not None:
         fields["issued_at"] = datetime.fromtimestamp(verified.iat, UTC)
         fields["expires_at"] = datetime.fromtimestamp(verified.expires_at, UTC)
@@ -751,8 +884,20 @@ def _result(event: CodeEvent, *, verified=None, coverage=None, replayed: bool = 
         person=person if valid else None,
         credential=event.credential if event.credential_id and valid else None,
         replayed=replayed,
+        prior_use=use if code == EcodeErrorCode.ALREADY_USED else None,
+        checked_at=event.created_at,
         **fields,
     )
+
+
+def _recorded_use(subjects) -> CodeUse | None:
+    """The recorded use of the code whose subject hash is one of ``subjects``, or None."""
+    row = (
+        CodeEvent.objects.filter(subject__in=subjects, kind=CodeEventKind.CONSUME, result=OK)
+        .values_list("pk", "created_at", "institution_id")
+        .first()
+    )
+    return None if row is None else CodeUse(*row)
 
 
 def _replay(event: CodeEvent, *, kind: str, subject: str | frozenset[str], on_date) -> VerificationResult:
@@ -772,11 +917,17 @@ def _replay(event: CodeEvent, *, kind: str, subject: str | frozenset[str], on_da
             fields={"request_no": [_("This request number was already used for another request.")]},
             status=409,
         )
-    coverage = _coverage(prior.person, prior.institution, on_date) if prior.ok and prior.person_id else None
-    return _result(prior, coverage=coverage, replayed=True)
+    coverage = use = None
+    if prior.person_id and prior.result in (OK, EcodeErrorCode.NOT_COVERED):
+        coverage = _coverage(prior.person, prior.institution, on_date)
+    elif prior.result == EcodeErrorCode.ALREADY_USED:
+        use = _recorded_use(subjects)
+    return _result(prior, coverage=coverage, replayed=True, use=use)
 
 
-def _record(event: CodeEvent, code: str, *, verified=None, coverage=None, on_date=None) -> VerificationResult:
+def _record(
+    event: CodeEvent, code: str, *, verified=None, coverage=None, on_date=None, use: CodeUse | None = None
+) -> VerificationResult:
     event.result = code
     try:
         _save_event(event)
@@ -784,7 +935,7 @@ def _record(event: CodeEvent, code: str, *, verified=None, coverage=None, on_dat
         if not event.request_no:
             raise
         return _replay(event, kind=event.kind, subject=event.subject, on_date=on_date)
-    return _result(event, verified=verified, coverage=coverage)
+    return _result(event, verified=verified, coverage=coverage, use=use)
 
 
 def _check(
@@ -796,6 +947,7 @@ def _check(
     now: datetime | None,
     api_key,
     institution_code,
+    emergency: bool = False,
 ) -> VerificationResult:
     institution = _counter_institution(operator)
     now = now or timezone.now()
@@ -826,23 +978,35 @@ def _check(
     event.kid = verified.kid
     event.token_iat = datetime.fromtimestamp(verified.iat, UTC)
 
-    candidates = _subject_candidates(verified.subject)
-    if kind == CodeEventKind.VERIFY and candidates and connection.vendor == "postgresql":
-        return _verify_recorded(event, verified, candidates, on_date=today)
+    # The subject's hash under each key that may have made it (see _subject_candidates).
+    subjects = {
+        member_id: subject_hash(verified.subject, key=key)
+        for member_id, key in _subject_candidates(verified.subject).items()
+    }
+    if kind == CodeEventKind.VERIFY and subjects and connection.vendor == "postgresql":
+        return _verify_recorded(event, verified, subjects, on_date=today)
     credential = _credential_for_subject(
-        tuple(candidates), on_date=today, whole_person=kind == CodeEventKind.CONSUME, institution=institution
+        subjects, on_date=today, whole_person=kind == CodeEventKind.CONSUME, institution=institution
     )
     if credential is not None:
         event.credential, event.person = credential, credential.person
-        event.subject = subject_hash(verified.subject, key=candidates[credential.member_id])
+        event.subject = subjects[credential.member_id]
     refusal = _credential_refusal(credential)
     if refusal is not None:
-        return _record(event, refusal, verified=verified, on_date=today)
+        use = getattr(credential, "use", None)
+        return _record(event, refusal, verified=verified, on_date=today, use=use)
     if kind == CodeEventKind.VERIFY:  # the check's own query found the filings in force and the picks here
         return _record(
             event, OK, verified=verified, coverage=_coverage_here(credential, institution), on_date=today
         )
     coverage = _coverage(credential.person, institution, today, any_filing=credential.any_filing)
+    # A use that cannot be settled here would burn the code for nothing: refused, unless the counter says it is
+    # an emergency where one is settled as filed (as settlement.services.settlement_create does).
+    if not (
+        coverage.applies
+        or (emergency and emergency_settles(coverage, person=credential.person, institution=institution))
+    ):
+        return _record(event, EcodeErrorCode.NOT_COVERED, verified=verified, coverage=coverage, on_date=today)
     return _consume(event, verified=verified, coverage=coverage, now=now, today=today)
 
 
@@ -851,14 +1015,12 @@ def _coverage_here(credential: Credential, institution) -> Coverage:
     return coverage_among(credential.filings, institution, picked_here=lambda _here: picked)
 
 
-def _verify_recorded(
-    event: CodeEvent, verified, candidates: dict[int, bytes], *, on_date
-) -> VerificationResult:
-    """A verify on PostgreSQL: one statement finds the credential and records the check (one round trip, and
-    the check is in the person's history as soon as the counter has its answer)."""
+def _verify_recorded(event: CodeEvent, verified, subjects: dict[int, str], *, on_date) -> VerificationResult:
+    """A verify on PostgreSQL: one statement finds the credential and the code's use and records the check
+    (one round trip, and the check is in the person's history as soon as the counter has its answer);
+    ``subjects``: each candidate member id's subject hash."""
     in_transaction = connection.in_atomic_block
-    sql = _verify_recorded_sql(len(candidates), not in_transaction)
-    subjects = {member_id: subject_hash(verified.subject, key=key) for member_id, key in candidates.items()}
+    sql = _verify_recorded_sql(len(subjects), not in_transaction)
     try:
         # Inside a caller's transaction a refused insert must not poison it.
         with transaction.atomic() if in_transaction else nullcontext(), connection.cursor() as cursor:
@@ -870,22 +1032,22 @@ def _verify_recorded(
         return _replay(
             event, kind=event.kind, subject=frozenset({event.subject, *subjects.values()}), on_date=on_date
         )
-    width = len(_check_person_fields(False)) + 4
+    width = len(_check_person_fields(False)) + _CHECK_COLUMNS
     event.pk, event.result = row[width], row[width + 1]
     event._state.adding, event._state.db = False, connection.alias
     credential = None
-    if row[width - 4] is not None:  # the credential's pk: found
+    if row[width - _CHECK_COLUMNS] is not None:  # the credential's pk: found
         credential = _credential_of_row(row)
         event.credential, event.person = credential, credential.person
     decided = _credential_refusal(credential) or OK
-    if decided != event.result:  # the statement decides as _credential_refusal does; the tests hold them so
+    if decided != event.result:  # the statement decides by the same table; the tests hold them so
         logger.error("verify %s recorded %s where the service decides %s", event.pk, event.result, decided)
     coverage = (
         _coverage_here(credential, event.institution)
         if event.result == OK and credential is not None
         else None
     )
-    return _result(event, verified=verified, coverage=coverage)
+    return _result(event, verified=verified, coverage=coverage, use=getattr(credential, "use", None))
 
 
 def _consume(event: CodeEvent, *, verified, coverage, now: datetime, today) -> VerificationResult:
@@ -966,9 +1128,15 @@ def ecode_consume(
     now: datetime | None = None,
     api_key=None,
     institution_code: str | None = None,
+    emergency: bool = False,
 ) -> VerificationResult:
     """Check a scanned code and use it for settlement, once: of concurrent uses exactly one succeeds and the
-    others get ``already_used``. The result's ``use_id`` is what the settlement refers to."""
+    others get ``already_used``. The result's ``use_id`` is what the settlement refers to.
+
+    A person with no filing in force here is refused (``not_covered``, the code stays unused), unless
+    ``emergency``: an emergency is treated as filed where the filing app says so
+    (``filing.selectors.emergency_settles``), and its bill is then settled as an emergency.
+    """
     return _check(
         kind=CodeEventKind.CONSUME,
         token=token,
@@ -977,4 +1145,5 @@ def ecode_consume(
         now=now,
         api_key=api_key,
         institution_code=institution_code,
+        emergency=emergency,
     )

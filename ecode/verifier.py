@@ -56,6 +56,7 @@ class EcodeErrorCode(StrEnum):
     CREDENTIAL_REVOKED = "credential_revoked"
     ALREADY_USED = "already_used"
     WRONG_INSTITUTION = "wrong_institution"
+    NOT_COVERED = "not_covered"
 
 
 OFFLINE_ERROR_CODES = frozenset(
@@ -114,6 +115,10 @@ _MESSAGES: dict[EcodeErrorCode, tuple[str, str]] = {
     EcodeErrorCode.WRONG_INSTITUTION: (
         "该医保电子凭证码不能在本机构使用。",
         "This e-code cannot be used at this institution.",
+    ),
+    EcodeErrorCode.NOT_COVERED: (
+        "本机构不能为该参保人直接结算，此码未使用。",
+        "Direct settlement is not possible here for this person; the code was not used.",
     ),
 }
 

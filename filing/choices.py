@@ -88,3 +88,15 @@ class CoverageReason(models.TextChoices):
         "service_not_offered",
         _("This institution does not offer this service for direct settlement"),
     )
+
+
+# Why direct settlement does not apply that an emergency overrides: an emergency is treated as filed (the
+# settlement records an emergency filing); the other reasons concern the institution, which it does not change.
+EMERGENCY_OVERRIDES = frozenset(
+    reason.value
+    for reason in (
+        CoverageReason.NO_FILING,
+        CoverageReason.OTHER_DESTINATION,
+        CoverageReason.INSTITUTION_NOT_PICKED,
+    )
+)

@@ -15,6 +15,7 @@ from reference.choices import RegionLevel
 from reference.models import Institution, Region
 
 from .choices import (
+    EMERGENCY_OVERRIDES,
     IN_FORCE_STATUSES,
     CoverageReason,
     DocumentKind,
@@ -191,6 +192,31 @@ def filing_in_force(
         return filings[0] if filings else None
     coverage = filing_coverage(person=person, institution=institution, on_date=on_date)
     return coverage.filing if coverage.applies else None
+
+
+def emergency_problem(*, person, institution: Institution) -> tuple[FilingErrorCode, str] | None:
+    """Why an emergency treated at `institution` cannot be recorded as filed there (the checks of
+    `filing.services.filing_record_emergency`), or None."""
+    if not (institution.active and institution.networked):
+        return FilingErrorCode.INSTITUTION_NOT_NETWORKED, _(
+            "%(name)s cannot settle cross-provincial bills."
+        ) % {"name": institution.name}
+    if institution.region_id[:2] == person.insured_region_id[:2]:
+        return FilingErrorCode.DESTINATION_IN_INSURED_PROVINCE, _(
+            "Cross-provincial filing is for destinations outside your insured province."
+        )
+    return None
+
+
+def emergency_settles(coverage: Coverage, *, person, institution: Institution) -> bool:
+    """Whether an emergency at `institution` is settled directly all the same: under the filing in force
+    there, or as filed (the reason there is none is one an emergency overrides, and one can be recorded)."""
+    if coverage.applies:
+        return True
+    return (
+        coverage.reason in EMERGENCY_OVERRIDES
+        and emergency_problem(person=person, institution=institution) is None
+    )
 
 
 # --- Eligibility and rules before filing ---

@@ -39,6 +39,7 @@ from .errors import FilingErrorCode
 from .models import Filing, FilingDocument, FilingInstitution, FilingPolicy, GroupRule
 from .selectors import (
     eligibility_problems,
+    emergency_problem,
     filing_coverage,
     filing_policy_for,
     group_rule_of,
@@ -934,17 +935,10 @@ def filing_record_emergency(*, person, institution: Institution, on_date: dt.dat
     coverage = filing_coverage(person=person, institution=institution, on_date=on_date)
     if coverage.applies:
         return coverage.filing
-    if not (institution.active and institution.networked):
-        raise _error(
-            FilingErrorCode.INSTITUTION_NOT_NETWORKED,
-            _("%(name)s cannot settle cross-provincial bills.") % {"name": institution.name},
-        )
+    problem = emergency_problem(person=person, institution=institution)
+    if problem is not None:
+        raise _error(*problem)
     destination = Region.objects.select_related("parent").get(pk=institution.region_id)
-    if destination.code[:2] == person.insured_region_id[:2]:
-        raise _error(
-            FilingErrorCode.DESTINATION_IN_INSURED_PROVINCE,
-            _("Cross-provincial filing is for destinations outside your insured province."),
-        )
     _policy, rule = _policy_and_rule(person, FilingGroup.EMERGENCY)
     end_date = validity_end(on_date, (rule.validity_months if rule else None) or 6)
     later = _overlapping(

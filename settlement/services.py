@@ -51,10 +51,6 @@ from .selectors import catalogue_entries, policy_in_force, policy_terms, provinc
 
 logger = logging.getLogger(__name__)
 
-# Coverage reasons for which an emergency is settled anyway (recorded as filed); the others concern the
-# institution itself, which an emergency does not change.
-EMERGENCY_OVERRIDES = {"no_filing", "other_destination", "institution_not_picked"}
-
 
 def _filing():
     """The filing app's selectors and services (imported late: filing imports nothing of ours, but loads late)."""
@@ -160,6 +156,8 @@ def _identify(*, institution, use_id, filing_id, id_number, visit_type):
 
 def _covering_filing(*, person, institution, service_date, visit_type, named_filing, emergency, operator):
     """The filing under which the bill is settled; an emergency without one is recorded as filed."""
+    from filing.choices import EMERGENCY_OVERRIDES
+
     selectors, services = _filing()
     coverage = selectors.filing_coverage(
         person=person, institution=institution, on_date=service_date, service=visit_type
@@ -176,7 +174,7 @@ def _covering_filing(*, person, institution, service_date, visit_type, named_fil
             field="filing_id",
             reason="other_destination",
         )
-    if emergency and coverage.reason in EMERGENCY_OVERRIDES:
+    if emergency and coverage.reason in EMERGENCY_OVERRIDES:  # treated as filed, where one can be recorded
         filing = services.filing_record_emergency(
             person=person, institution=institution, on_date=service_date, actor=operator
         )

@@ -56,6 +56,9 @@ class ScanForm(forms.Form):
         ),
     )
 
+    # Set by the page's emergency use button only: an emergency is treated as filed.
+    emergency = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
     def clean_token(self) -> str:
         return "".join(self.cleaned_data["token"].split())
 

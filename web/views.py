@@ -19,13 +19,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.i18n import set_language
 
+from accounts.errors import AccountErrorCode
 from accounts.services import user_authenticate
 from accounts.tokens import user_sign_out_everywhere
 from core.audit import audit_history
 from core.errors import NotFound, ServiceError
 from ecode import qr
 from ecode.models import CredentialStatus
-from ecode.selectors import code_events_for_person, credential_for_person
+from ecode.selectors import SETTLEMENT_USE_WINDOW, code_events_for_person, credential_for_person
 from ecode.services import credential_activate, ecode_consume, ecode_verify, token_issue
 from filing import selectors as filing_selectors
 from filing import services as filing_services
@@ -87,6 +88,10 @@ def _sign_in(request, *, counter: bool):
         except ServiceError as exc:
             error = exc.message
             retry_after = getattr(exc, "retry_after", None)  # locked: 429 and when to try again
+            if (
+                counter and exc.code == AccountErrorCode.INVALID_CREDENTIALS
+            ):  # the field is the operator account
+                error = _("Wrong operator username or password.")
         else:
             if counter and not (user.is_counter and user.institution_id):
                 error = _("This sign-in is for counter operators of an institution.")
@@ -457,6 +462,8 @@ def _counter_result(request, result, *, token: str, used: bool):
         token=token,
         used=used,
         scheme_label=Scheme(result.scheme).label if result.scheme else "",
+        # A use is settled within this window (ecode.selectors.code_event_for_settlement).
+        settle_by=result.checked_at + SETTLEMENT_USE_WINDOW if result.use_id and result.checked_at else None,
     )
     if request.headers.get("X-Requested-With") == "fetch":
         return render(request, "web/counter/_result.html", context)
@@ -488,8 +495,10 @@ def _counter_check(request, check, *, used: bool):
     if not form.is_valid():
         return _counter_refusal(request, _("Scan or type the e-code."), status=400, form=form)
     token = form.cleaned_data["token"]
+    # Only a use says whether it is an emergency (treated as filed where no filing is in force here).
+    extra = {"emergency": form.cleaned_data["emergency"]} if used else {}
     try:
-        result = check(token=token, operator=request.user, request_no=uuid.uuid4().hex)
+        result = check(token=token, operator=request.user, request_no=uuid.uuid4().hex, **extra)
     except ServiceError as exc:  # e.g. the institution is no longer active
         return _counter_refusal(request, exc.message, status=exc.status_code)
     return _counter_result(request, result, token=token, used=used)

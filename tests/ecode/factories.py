@@ -17,6 +17,15 @@ def credential_factory(*, person=None, **person_kwargs) -> Credential:
     return credential_activate(person=person or person_factory(**person_kwargs), actor=None)
 
 
+def filed_at(person, operator):
+    """An approved filing of the person for the area of the operator's institution: a use there settles."""
+    from tests.filing.factories import approved
+
+    filing = approved(person, destination=operator.institution.region_id)
+    assert filing.status == "approved", filing.status
+    return filing
+
+
 def counter(**institution_kwargs):
     """A counter operator of a new institution and the clear API key of its terminal."""
     return counter_with_key(institution=InstitutionFactory(**institution_kwargs))

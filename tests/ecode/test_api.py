@@ -18,7 +18,7 @@ from ecode.token import TOKEN_DIGITS
 from ecode.verifier import KeySet, verify
 from tests.factories import CounterFactory, person_factory
 
-from .factories import counter, credential_factory
+from .factories import counter, credential_factory, filed_at
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
@@ -34,6 +34,12 @@ def credential():
 def terminal(counter_client):
     operator, key = counter(region_code="310000")
     return operator, counter_client(key)
+
+
+@pytest.fixture
+def covered(credential, terminal):
+    """The credential's person has a filing in force for the terminal's area: a use there settles."""
+    return filed_at(credential.person, terminal[0])
 
 
 def _decode(image: Image.Image):
@@ -124,7 +130,7 @@ def test_png_and_svg_decode_to_a_token_that_verifies_as_qr_version_6_level_m(
 
 
 def test_history_shows_only_the_persons_own_checks_in_constant_queries(
-    person_client, credential, terminal, django_assert_max_num_queries
+    person_client, credential, terminal, covered, django_assert_max_num_queries
 ):
     _operator, counter_api = terminal
     other = credential_factory()
@@ -164,15 +170,20 @@ def test_verify_returns_the_masked_person_and_records_the_terminal(credential, t
         "scheme": "employee",
         "scheme_code": 1,
     }
-    assert body["filing_in_force"] is None
-    assert body["coverage"] == {"applies": False, "reason": "no_filing"}
+    assert body["filing_in_force"] is None and body["settlement_here"] is False
+    assert body["coverage"] == {
+        "applies": False,
+        "reason": "no_filing",
+        "message": "无有效备案",
+        "emergency_possible": True,
+    }
     assert body["token"]["filing_in_force"] is False
     event = CodeEvent.objects.get(pk=body["event_id"])
     assert event.institution == operator.institution and event.operator == operator
     assert event.api_key_prefix == operator.api_keys.get().prefix and event.request_no == "Q1"
 
 
-def test_consume_once_then_already_used(credential, terminal):
+def test_consume_once_then_already_used(credential, terminal, covered):
     _operator, client = terminal
     token = token_issue(credential=credential).token
     first = client.post(BASE + "consume", {"token": token}, format="json")
@@ -181,7 +192,16 @@ def test_consume_once_then_already_used(credential, terminal):
     assert second.status_code == 422
     body = second.json()
     assert body["code"] == "already_used" and body["message"] and body["event_id"] != first.json()["event_id"]
-    assert set(body) == {"code", "message", "fields", "event_id"}
+    assert set(body) == {
+        "code",
+        "message",
+        "fields",
+        "event_id",
+        "valid",
+        "settlement_here",
+        "used",
+        "coverage",
+    }
 
 
 def test_refusals_have_their_codes_statuses_and_messages_in_the_request_language(credential, terminal):
@@ -302,6 +322,7 @@ def test_a_signed_in_counter_of_an_inactive_institution_is_refused(api_client, c
 def test_an_institution_cannot_act_for_another_and_each_check_is_its_own(credential, counter_client):
     first, first_key = counter(region_code="110000")
     second, second_key = counter(region_code="310000")
+    filed_at(credential.person, second)
     token = token_issue(credential=credential).token
     foreign = counter_client(first_key).post(
         BASE + "consume", {"token": token, "institution_code": second.institution.code}, format="json"
@@ -347,7 +368,13 @@ def test_the_counter_sees_the_filing_in_force_and_whether_it_settles_here(creden
     _here, here_key = counter(region_code="110000")
     body = counter_client(here_key).post(BASE + "verify", {"token": token}, format="json").json()
     assert body["token"]["filing_in_force"] is True
-    assert body["coverage"] == {"applies": True, "reason": "ok"}
+    assert body["settlement_here"] is True
+    assert body["coverage"] == {
+        "applies": True,
+        "reason": "ok",
+        "message": "已在本地备案且有效",
+        "emergency_possible": True,
+    }
     assert body["filing_in_force"] == {
         "group": "emergency",
         "destination": "110000",
@@ -357,11 +384,11 @@ def test_the_counter_sees_the_filing_in_force_and_whether_it_settles_here(creden
         "direct_settlement": True,
     }
     _elsewhere, elsewhere_key = counter(region_code="310000")
-    body = counter_client(elsewhere_key).post(BASE + "consume", {"token": token}, format="json").json()
-    assert body["coverage"] == {"applies": False, "reason": "other_destination"}
+    body = counter_client(elsewhere_key).post(BASE + "verify", {"token": token}, format="json").json()
+    assert body["valid"] is True and body["settlement_here"] is False
+    assert (body["coverage"]["applies"], body["coverage"]["reason"]) == (False, "other_destination")
     assert body["filing_in_force"]["destination"] == "110000"
     assert body["filing_in_force"]["direct_settlement"] is False
-    assert body["use_id"]
 
 
 @pytest.mark.parametrize(
@@ -386,20 +413,26 @@ def test_the_counter_sees_the_filing_in_force_and_whether_it_settles_here(creden
         {},
         ["1" * 227],
         "1" * 227,
+        {"token": "1" * 227, "emergency": True},
+        {"token": "1" * 227, "emergency": "false"},
+        {"token": "1" * 227, "emergency": "maybe"},
+        {"token": "1" * 227, "emergency": None},
     ],
 )
-def test_the_check_input_is_what_its_serializer_makes_of_it(data):
+@pytest.mark.parametrize("serializer_name", ["CheckInputSerializer", "ConsumeInputSerializer"])
+def test_the_check_input_is_what_its_serializer_makes_of_it(data, serializer_name):
     # The counter endpoints take the usual scan without building a serializer; what they accept and what they
-    # refuse, with which errors, must be exactly the serializer's.
+    # refuse, with which errors, must be exactly the serializer's (a use's too, which may say emergency).
     from rest_framework.exceptions import ValidationError
 
-    from ecode.api import CheckInputSerializer, check_input
+    from ecode import api
 
-    serializer = CheckInputSerializer(data=data)
+    serializer_class = getattr(api, serializer_name)
+    serializer = serializer_class(data=data)
     if serializer.is_valid():
         expected = {"request_no": "", "institution_code": "", **serializer.validated_data}
-        assert check_input(data) == expected
+        assert api.check_input(data, serializer_class) == expected
     else:
         with pytest.raises(ValidationError) as refused:
-            check_input(data)
+            api.check_input(data, serializer_class)
         assert refused.value.detail == serializer.errors

@@ -30,7 +30,7 @@ from ecode.token import CLOCK_SKEW, TOKEN_DIGITS, Token, decrypt_subject, from_d
 from notifications.models import Notification
 from tests.factories import person_factory
 
-from .factories import counter, credential_factory, forged_token
+from .factories import counter, credential_factory, filed_at, forged_token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
@@ -44,6 +44,12 @@ def credential():
 def operator():
     operator, _key = counter(region_code="110000")
     return operator
+
+
+@pytest.fixture
+def covered(credential, operator):
+    """The credential's person has a filing in force for the operator's area: a use there settles."""
+    return filed_at(credential.person, operator)
 
 
 def fields(token: str) -> Token:
@@ -258,7 +264,9 @@ def test_a_verify_is_committed_at_once_and_leaves_the_connection_as_it_was():
         assert cursor.fetchone()[0] == "on"
 
 
-def test_codes_made_before_a_subject_key_rotation_still_verify_and_use(credential, operator, settings):
+def test_codes_made_before_a_subject_key_rotation_still_verify_and_use(
+    credential, operator, settings, covered
+):
     token = token_issue(credential=credential).token
     settings.ECODE_SUBJECT_OLD_KEYS = f"1:{settings.ECODE_SUBJECT_KEY}"
     settings.ECODE_SUBJECT_KEY = base64.urlsafe_b64encode(bytes(range(16, 32))).decode()
@@ -270,7 +278,9 @@ def test_codes_made_before_a_subject_key_rotation_still_verify_and_use(credentia
     assert ecode_verify(token=token, operator=operator).code == "unknown_subject"
 
 
-def test_during_a_subject_key_rotation_a_codes_checks_and_use_name_it_alike(credential, operator, settings):
+def test_during_a_subject_key_rotation_a_codes_checks_and_use_name_it_alike(
+    credential, operator, settings, covered
+):
     from ecode.services import _subject_candidates
 
     old_key = settings.ECODE_SUBJECT_KEY
@@ -289,16 +299,18 @@ def test_during_a_subject_key_rotation_a_codes_checks_and_use_name_it_alike(cred
         assert checked.valid and used.valid
         subjects = CodeEvent.objects.filter(pk__in=[checked.event_id, used.event_id]).values_list("subject")
         assert len(set(subjects)) == 1
-        # A counter's retry with the same request number gets the stored answer.
+        # The used code verifies as used, under either key; a retry with the same request number gets the
+        # stored answer.
         first = ecode_verify(token=token, operator=operator, request_no=f"R-{candidates}")
         again = ecode_verify(token=token, operator=operator, request_no=f"R-{candidates}")
-        assert first.valid and again.replayed and again.event_id == first.event_id
+        assert (first.code, first.prior_use.use_id) == ("already_used", used.use_id)
+        assert again.replayed and again.event_id == first.event_id and again.prior_use == first.prior_use
     assert seen == {1, 2}
 
 
 @pytest.mark.parametrize("redis_remembers", [True, False])
 def test_a_code_used_before_a_subject_key_rotation_stays_used_after_it(
-    credential, operator, settings, redis_remembers
+    credential, operator, settings, redis_remembers, covered
 ):
     token = token_issue(credential=credential).token
     assert ecode_consume(token=token, operator=operator).valid
@@ -350,7 +362,7 @@ def test_a_counter_of_an_inactive_institution_cannot_verify(credential, operator
 # --- Consuming ---
 
 
-def test_consume_uses_the_code_once_and_notifies_the_person(credential, operator):
+def test_consume_uses_the_code_once_and_notifies_the_person(credential, operator, covered):
     token = token_issue(credential=credential).token
     result = ecode_consume(token=token, operator=operator)
     assert result.valid and result.use_id == result.event_id
@@ -366,14 +378,14 @@ def test_consume_uses_the_code_once_and_notifies_the_person(credential, operator
     assert CodeEvent.objects.filter(kind="consume", result="ok").count() == 1
 
 
-def test_the_database_refuses_a_second_use_even_if_redis_forgot(credential, operator):
+def test_the_database_refuses_a_second_use_even_if_redis_forgot(credential, operator, covered):
     token = token_issue(credential=credential).token
     assert ecode_consume(token=token, operator=operator).valid
     cache.clear()
     assert ecode_consume(token=token, operator=operator).code == "already_used"
 
 
-def test_a_retried_request_number_gets_the_same_answer(credential, operator):
+def test_a_retried_request_number_gets_the_same_answer(credential, operator, covered):
     token = token_issue(credential=credential).token
     first = ecode_consume(token=token, operator=operator, request_no="HIS-0001")
     again = ecode_consume(token=token, operator=operator, request_no="HIS-0001")
@@ -385,10 +397,11 @@ def test_a_retried_request_number_gets_the_same_answer(credential, operator):
     assert caught.value.code == "duplicate_request_no"
     # Numbers are per institution: another counter may use the same one.
     other, _ = counter(region_code="310000")
-    assert ecode_verify(token=token, operator=other, request_no="HIS-0001").valid
+    fresh = token_issue(credential=credential).token
+    assert ecode_verify(token=fresh, operator=other, request_no="HIS-0001").valid
 
 
-def test_a_failed_use_does_not_burn_the_code(credential, operator):
+def test_a_failed_use_does_not_burn_the_code(credential, operator, covered):
     token = token_issue(credential=credential).token
     ecode_consume(token=token, operator=operator, request_no="A")
     fresh = token_issue(credential=credential).token
@@ -401,6 +414,7 @@ def test_a_failed_use_does_not_burn_the_code(credential, operator):
 def test_of_many_concurrent_uses_exactly_one_wins():
     credential = credential_factory()
     operators = [counter(region_code="110000")[0] for _ in range(3)]
+    filed_at(credential.person, operators[0])
     token = token_issue(credential=credential).token
     barrier = threading.Barrier(12)
     results: list[str] = []
@@ -462,7 +476,7 @@ def test_a_revoked_key_verifies_nothing_and_revoking_the_active_key_replaces_it(
 # --- Selectors for settlement and history ---
 
 
-def test_settlement_finds_only_its_own_recent_use(credential, operator):
+def test_settlement_finds_only_its_own_recent_use(credential, operator, covered):
     use = ecode_consume(token=token_issue(credential=credential).token, operator=operator)
     event = code_event_for_settlement(event_id=use.use_id, institution=operator.institution)
     assert event.person == credential.person
@@ -488,7 +502,7 @@ def test_settlement_finds_only_its_own_recent_use(credential, operator):
     assert caught.value.code == "unknown_use"
 
 
-def test_history_lists_only_the_persons_own_events(credential, operator):
+def test_history_lists_only_the_persons_own_events(credential, operator, covered):
     other = credential_factory()
     ecode_verify(token=token_issue(credential=credential).token, operator=operator)
     ecode_consume(token=token_issue(credential=credential).token, operator=operator)
@@ -525,6 +539,20 @@ def test_the_counter_sees_the_same_filing_answer_as_the_filing_selector_on_every
         assert (result.coverage.applies, result.coverage.reason) == (expected.applies, expected.reason)
         answers.append(result.coverage.reason)
     assert answers == ["no_filing", "ok", "ok", "no_filing"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's one-statement check")
+def test_a_verify_of_a_used_code_is_one_statement_too(credential, operator, covered):
+    from django.test.utils import CaptureQueriesContext
+
+    token = token_issue(credential=credential).token
+    use = ecode_consume(token=token, operator=operator)
+    ecode_verify(token=token_issue(credential=credential).token, operator=operator)  # keys, regions
+    with CaptureQueriesContext(connection) as queries:
+        result = ecode_verify(token=token, operator=operator)
+    work = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    assert len(work) == 1, work
+    assert (result.code, result.prior_use.use_id) == ("already_used", use.use_id)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's one-statement check")

@@ -208,6 +208,7 @@ def test_messages_cover_the_online_codes_too():
         "credential_revoked",
         "already_used",
         "wrong_institution",
+        "not_covered",
     }
     assert {code.value for code in EcodeErrorCode} == {code.value for code in OFFLINE_ERROR_CODES} | online
 

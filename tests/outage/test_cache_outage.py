@@ -9,7 +9,7 @@ import pytest
 from config.settings.base import redis_cache
 from ecode.models import CodeEvent
 from ecode.services import token_issue
-from tests.ecode.factories import counter, credential_factory
+from tests.ecode.factories import counter, credential_factory, filed_at
 from tests.factories import PASSWORD, person_factory
 from tests.workers import RedisServer
 
@@ -30,7 +30,9 @@ def test_consume_while_the_cache_is_away_uses_a_code_once_and_the_database_decid
 ):
     credential = credential_factory()
     token = token_issue(credential=credential).token
-    first_counter, second_counter = counter_client(counter()[1]), counter_client(counter()[1])
+    (first_operator, first_key), (_second_operator, second_key) = counter(), counter()
+    filed_at(credential.person, first_operator)  # a use settles there
+    first_counter, second_counter = counter_client(first_key), counter_client(second_key)
 
     first = first_counter.post(BASE + "consume", {"token": token}, format="json")
     assert first.status_code == 200, first.content

@@ -23,7 +23,7 @@ def test_a_settlement_while_the_broker_is_away_answers_the_settlement_and_is_che
     f.filed(person)
     beijing, key = f.counter()
     shanghai, _ = f.counter(f.hospital(region_code="310000", area="310104"))
-    f.consumed_use(person, shanghai)  # the same person's code was used in Shanghai just now
+    f.consumed_use(person, shanghai, emergency=True)  # the same person's code was used in Shanghai just now
     use_id = f.consumed_use(person, beijing)
 
     broker.stop()

@@ -136,13 +136,15 @@ def filed(person, *, group: str = "resident", destination: str = DESTINATION, st
     return filing
 
 
-def consumed_use(person, operator) -> int:
-    """The use id of the person's e-code scanned and used at the operator's counter."""
+def consumed_use(person, operator, *, emergency: bool = False) -> int:
+    """The use id of the person's e-code scanned and used at the operator's counter (as an emergency: also
+    without a filing in force there)."""
     signing_key_ensure()
     credential = Credential.objects.filter(person=person).first() or credential_activate(
         person=person, actor=None
     )
-    result = ecode_consume(token=token_issue(credential=credential).token, operator=operator)
+    token = token_issue(credential=credential).token
+    result = ecode_consume(token=token, operator=operator, emergency=emergency)
     assert result.use_id, result.code
     return result.use_id
 

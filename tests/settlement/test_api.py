@@ -136,7 +136,9 @@ def test_without_a_filing_settlement_is_refused(counter_client):
     f.catalogue_item("XJ01CAA040A001", "阿莫西林胶囊", "A")
     person = person_factory()
     operator, key = f.counter()
-    response = counter_client(key).post(URL, outpatient(f.consumed_use(person, operator)), format="json")
+    # (the counter used the code as an emergency, but the bill does not say it is one)
+    use_id = f.consumed_use(person, operator, emergency=True)
+    response = counter_client(key).post(URL, outpatient(use_id), format="json")
     assert response.status_code == 409
     assert response.json()["code"] == "no_filing"
     assert response.json()["fields"]["reason"] == "no_filing"
@@ -149,7 +151,7 @@ def test_emergency_without_a_filing_is_settled_and_recorded_as_filed(counter_cli
     person = person_factory()
     operator, key = f.counter()
     payload = {
-        **outpatient(f.consumed_use(person, operator)),
+        **outpatient(f.consumed_use(person, operator, emergency=True)),
         "emergency": True,
         "items": f.api_items(("XJ01CAA040A001", 20, "25.00")),
     }

@@ -244,9 +244,9 @@ def test_same_person_in_two_cities_within_two_hours_is_flagged(catalogue, commit
     beijing, _ = f.counter()
     committed(person, beijing, ("XJ01CAA040A001", 1, "10"))
     assert not SupervisionFlag.objects.filter(kind="multi_city").exists()
-    # The same person used their e-code in Shanghai an hour earlier (a code event there).
+    # The same person used their e-code in Shanghai an hour earlier (a code event there, as an emergency).
     shanghai, _ = f.counter(f.hospital(region_code="310000", area="310104"))
-    f.consumed_use(person, shanghai)
+    f.consumed_use(person, shanghai, emergency=True)
     second = committed(person, beijing, ("XJ01CAA040A001", 1, "10"))
     flag = SupervisionFlag.objects.get(kind="multi_city")
     assert flag.settlement == second

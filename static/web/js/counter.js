@@ -53,8 +53,9 @@
     input.value = input.value.replace(/\s+/g, "");
     post(form);
   });
+  // The result's own forms (use the code, use it as an emergency) answer in the result area too.
   document.addEventListener("submit", function (event) {
-    if (event.target && event.target.id === "use-form") {
+    if (event.target && event.target.hasAttribute("data-counter-post")) {
       event.preventDefault();
       post(event.target);
     }
