@@ -8,7 +8,7 @@ from core.validators import validate_id_number, validate_phone
 from reference.choices import Scheme
 
 from .choices import Role
-from .models import ApiKey, InsuredPerson, User
+from .models import ApiKey, InsuredPerson, PersonIdentity, User
 from .person_search import PersonSearchMixin
 from .services import (
     api_key_create,
@@ -83,6 +83,14 @@ class PersonCreationForm(forms.ModelForm):
         ]
 
 
+class PersonIdentityInline(admin.TabularInline):
+    """The person's identities of need with their dates, as the insured area confirmed them."""
+
+    model = PersonIdentity
+    extra = 0
+    fields = ("kind", "valid_from", "valid_to", "source")
+
+
 @admin.register(InsuredPerson)
 class InsuredPersonAdmin(PersonSearchMixin, admin.ModelAdmin):
     """People are shown masked; search takes a full ID number or phone (posted, never in the address) and finds
@@ -101,6 +109,7 @@ class InsuredPersonAdmin(PersonSearchMixin, admin.ModelAdmin):
     list_filter = ("scheme", "status", "retired", "insured_region__parent")
     list_select_related = ("insured_region",)
     search_help_text = _("Enter a full ID number or mobile number.")
+    inlines = (PersonIdentityInline,)
     readonly_fields = (
         "masked_name",
         "masked_id_number",
@@ -160,6 +169,10 @@ class InsuredPersonAdmin(PersonSearchMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.readonly_fields
+
+    def get_inline_instances(self, request, obj=None):
+        # Identities are added to a registered person (the creation form registers through the service).
+        return [] if obj is None else super().get_inline_instances(request, obj)
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)

@@ -11,7 +11,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import Role
+from accounts.choices import IdentityKind, Role
 from accounts.person_search import PersonSearchMixin
 from core.admin import AuditEventInline, compact_datetime
 from core.errors import ServiceError
@@ -247,8 +247,23 @@ class AreaScopedMixin:
         return super().has_delete_permission(request, obj) and self._own(request, obj)
 
 
+class PolicyAdminForm(forms.ModelForm):
+    preferential_identities = forms.MultipleChoiceField(
+        label=_("identities with preferential critical-illness terms"),
+        choices=IdentityKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("National rule: extremely poor, low-income and at risk of returning to poverty."),
+    )
+
+    class Meta:
+        model = Policy
+        fields = ("preferential_identities",)
+
+
 @admin.register(Policy)
 class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
+    form = PolicyAdminForm
     list_display = (
         "region",
         "scheme",
@@ -279,6 +294,17 @@ class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
             },
         ),
         (_("Critical illness insurance"), {"fields": ("critical_threshold", "critical_cap")}),
+        (
+            _("Preferential terms for people in need"),
+            {
+                "fields": (
+                    "preferential_identities",
+                    "preferential_threshold_factor",
+                    "preferential_ratio_bonus",
+                    "preferential_uncapped",
+                )
+            },
+        ),
         (None, {"fields": ("notes",)}),
     )
 

@@ -27,6 +27,12 @@ The steps, in order (every money value is a ``Decimal`` in yuan):
    threshold: ``over = max(0, burden_ytd − threshold)``; a tier ``(lower, ratio)`` pays ``ratio`` on the part
    of ``over`` between its ``lower`` and the next tier's ``lower``. ``payable_ytd = min(cap, Σ tiers)``; this
    settlement's share is ``payable_ytd − critical paid this year`` (never below 0 nor above this burden).
+
+   **Preferential terms for people in need** (国办发〔2021〕42号): when the person holds, on the visit date, an
+   identity the policy names (national default: 特困 extremely poor, 低保 low-income, 返贫致贫风险 at risk of
+   returning to poverty), ``threshold = threshold × factor`` (national 50 %, rounded to the fen), every tier's
+   ratio is raised by the bonus (national 5 points, at most 100 %) and the annual cap is lifted. The split
+   records which identities triggered the terms and the threshold, tiers and cap it used (``critical_terms``).
 6. **Medical assistance (医疗救助)**, for people of an assistance category the policy names:
    ``(burden − critical) × category ratio``, at most what remains of the category's annual cap.
 7. ``person_pays = total − basic − critical − assistance`` and ``fund_ratio = funds / total``.
@@ -98,6 +104,26 @@ class AssistanceTerms:
 
 
 @dataclass(frozen=True)
+class PreferentialTerms:
+    """Critical-illness terms for people in need: which identities get them, and how the terms change."""
+
+    identities: frozenset[str] = frozenset({"extremely_poor", "low_income", "poverty_risk"})
+    threshold_factor: Decimal = Decimal("0.50")
+    ratio_bonus: Decimal = Decimal("0.05")
+    uncapped: bool = True
+
+
+@dataclass(frozen=True)
+class CriticalTerms:
+    """The critical-illness terms applied to one person: ``cap`` is None when there is none."""
+
+    threshold: Decimal
+    tiers: tuple[Tier, ...]
+    cap: Decimal | None
+    preferential: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PolicyTerms:
     """The insured place's policy for one pooling area, scheme and year, as plain values."""
 
@@ -109,6 +135,7 @@ class PolicyTerms:
     critical_tiers: Sequence[Tier] = ()
     critical_cap: Decimal = ZERO
     assistance: Mapping[str, AssistanceTerms] = field(default_factory=dict)
+    preferential: PreferentialTerms | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +166,7 @@ class PersonFacts:
     retired: bool = False
     filing_group: str = ""
     assistance_category: str = ""
+    identities: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -195,6 +223,7 @@ class Split:
     assistance_capped: bool
     before: YearToDate
     after: YearToDate
+    critical_terms: CriticalTerms | None = None
 
     @property
     def fund_total(self) -> Decimal:
@@ -269,6 +298,22 @@ def basic_ratio(policy: PolicyTerms, rate: Rate, person: PersonFacts) -> Decimal
     return min(max(ratio, Decimal(0)), ONE)
 
 
+def critical_terms(policy: PolicyTerms, person: PersonFacts) -> CriticalTerms:
+    """The critical-illness threshold, tiers and cap for this person: the policy's, or the preferential ones
+    when the person holds on the visit date an identity the policy names (the one door for that rule)."""
+    tiers = tuple(sorted(policy.critical_tiers, key=lambda t: t.lower))
+    pref = policy.preferential
+    held = tuple(sorted(person.identities & pref.identities)) if pref is not None else ()
+    if not held:
+        return CriticalTerms(threshold=policy.critical_threshold, tiers=tiers, cap=policy.critical_cap)
+    return CriticalTerms(
+        threshold=to_fen(policy.critical_threshold * pref.threshold_factor),
+        tiers=tuple(Tier(lower=t.lower, ratio=min(ONE, t.ratio + pref.ratio_bonus)) for t in tiers),
+        cap=None if pref.uncapped else policy.critical_cap,
+        preferential=held,
+    )
+
+
 def settle(
     *,
     policy: PolicyTerms,
@@ -311,9 +356,10 @@ def settle(
     burden_ytd = ytd.burden + burden
 
     # 5. Critical illness on the year's burden above the threshold
-    over = max(ZERO, burden_ytd - policy.critical_threshold)
-    payable_uncapped = to_fen(tiered(over, policy.critical_tiers))
-    payable_ytd = min(payable_uncapped, policy.critical_cap)
+    crit = critical_terms(policy, person)
+    over = max(ZERO, burden_ytd - crit.threshold)
+    payable_uncapped = to_fen(tiered(over, crit.tiers))
+    payable_ytd = payable_uncapped if crit.cap is None else min(payable_uncapped, crit.cap)
     critical = min(burden, max(ZERO, payable_ytd - ytd.critical_fund_paid))
 
     # 6. Medical assistance on what is left of the burden
@@ -351,4 +397,20 @@ def settle(
         assistance_capped=assistance_capped,
         before=ytd,
         after=after,
+        critical_terms=crit,
     )
+
+
+def applied_rules(split: Split) -> dict:
+    """The benefit rules this split applied beyond the policy's plain terms, as JSON-able values for the
+    settlement's record, its receipt and the person's page (see ``settlement.explain``)."""
+    rules: dict = {}
+    crit = split.critical_terms
+    if crit is not None and crit.preferential:
+        rules["preferential_critical"] = {
+            "identities": list(crit.preferential),
+            "threshold": str(crit.threshold),
+            "tiers": [[str(t.lower), str(t.ratio)] for t in crit.tiers],
+            "cap": None if crit.cap is None else str(crit.cap),
+        }
+    return rules

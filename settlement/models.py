@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import AssistanceCategory
+from accounts.choices import AssistanceCategory, IdentityKind
 from core.money import MoneyField
 from reference.choices import InstitutionLevel, Scheme
 
@@ -31,6 +31,17 @@ RATIO = {"max_digits": 5, "decimal_places": 4, "validators": [MinValueValidator(
 ZERO = Decimal("0.00")
 # Local practice cuts other temporary filers by 10 to 20 points (one area cuts 15).
 MAX_GROUP_CUT = Decimal("0.20")
+# 国办发〔2021〕42号: for the extremely poor, low-income people and people at risk of returning to poverty the
+# critical-illness threshold is halved, each segment's ratio raised by 5 points and the cap lifted.
+NATIONAL_PREFERENTIAL_IDENTITIES = [
+    IdentityKind.EXTREMELY_POOR.value,
+    IdentityKind.LOW_INCOME.value,
+    IdentityKind.POVERTY_RISK.value,
+]
+
+
+def national_preferential_identities() -> list[str]:
+    return list(NATIONAL_PREFERENTIAL_IDENTITIES)
 
 
 def _money(label, **kwargs):
@@ -168,6 +179,27 @@ class Policy(models.Model):
     critical_cap = MoneyField(
         _("critical illness annual cap"), default=ZERO, validators=[MinValueValidator(0)]
     )
+    preferential_identities = models.JSONField(
+        _("identities with preferential critical-illness terms"),
+        default=national_preferential_identities,
+        blank=True,
+        help_text=_("National rule: extremely poor, low-income and at risk of returning to poverty."),
+    )
+    preferential_threshold_factor = models.DecimalField(
+        _("preferential threshold factor"),
+        default=Decimal("0.50"),
+        help_text=_(
+            "The critical-illness threshold is multiplied by this for people in need (national: 0.50)."
+        ),
+        **RATIO,
+    )
+    preferential_ratio_bonus = models.DecimalField(
+        _("preferential ratio bonus"),
+        default=Decimal("0.05"),
+        help_text=_("Points added to every critical-illness segment for people in need (national: 0.05)."),
+        **RATIO,
+    )
+    preferential_uncapped = models.BooleanField(_("no critical-illness cap for people in need"), default=True)
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -194,6 +226,9 @@ class Policy(models.Model):
     def clean(self):
         if self.effective_from and self.year and self.effective_from.year != self.year:
             raise ValidationError({"effective_from": _("The effective date must fall in the policy year.")})
+        identities = self.preferential_identities
+        if not isinstance(identities, list) or not set(identities) <= set(IdentityKind.values):
+            raise ValidationError({"preferential_identities": _("Choose identities from the list.")})
 
 
 class PolicyRate(models.Model):

@@ -76,6 +76,14 @@ def policy_terms(policy: Policy) -> calculator.PolicyTerms:
             rule.category: calculator.AssistanceTerms(ratio=rule.ratio, annual_cap=rule.annual_cap)
             for rule in policy.assistance_rules.all()
         },
+        preferential=calculator.PreferentialTerms(
+            identities=frozenset(policy.preferential_identities),
+            threshold_factor=policy.preferential_threshold_factor,
+            ratio_bonus=policy.preferential_ratio_bonus,
+            uncapped=policy.preferential_uncapped,
+        )
+        if policy.preferential_identities
+        else None,
     )
 
 

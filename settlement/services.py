@@ -17,6 +17,7 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import identities_on
 from accounts.services import person_get_by_id_number
 from core.audit import audit_record
 from core.deferred import deferrable, deferred_create
@@ -253,6 +254,14 @@ def _terms_snapshot(terms: calculator.PolicyTerms, visit_type: str, level: int) 
         "critical_tiers": [[str(t.lower), str(t.ratio)] for t in terms.critical_tiers],
         "critical_cap": str(terms.critical_cap),
         "assistance": {k: [str(v.ratio), str(v.annual_cap)] for k, v in terms.assistance.items()},
+        "preferential": None
+        if terms.preferential is None
+        else {
+            "identities": sorted(terms.preferential.identities),
+            "threshold_factor": str(terms.preferential.threshold_factor),
+            "ratio_bonus": str(terms.preferential.ratio_bonus),
+            "uncapped": terms.preferential.uncapped,
+        },
     }
 
 
@@ -425,7 +434,10 @@ def _settle(
         catalogue=catalogue,
         items=bill,
         person=calculator.PersonFacts(
-            retired=person.retired, filing_group=filing.group, assistance_category=person.assistance_category
+            retired=person.retired,
+            filing_group=filing.group,
+            assistance_category=person.assistance_category,
+            identities=identities_on(person, service_date),
         ),
         ytd=_ytd(acc, visit_type),
         visit=calculator.Visit(visit_type=visit_type, institution_level=institution.level),
@@ -475,6 +487,7 @@ def _settle(
                 "assistance": split.assistance_capped,
             },
             "recorded_emergency_filing": recorded_emergency,
+            "rules": calculator.applied_rules(split),
         },
     )
     SettlementLine.objects.bulk_create(

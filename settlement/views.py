@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from core.errors import NotFound
 from filing.choices import FilingGroup
 
+from .explain import settlement_explanations
 from .selectors import settlement_get
 
 
@@ -44,6 +45,7 @@ def settlement_receipt(request, settlement_id: int):
         {
             "settlement": settlement,
             "lines": lines,
+            "explanations": settlement_explanations(settlement),
             "is_counter": request.user.is_counter,
             "fund_percent": settlement.fund_ratio * 100,
             "filing_group": FilingGroup(settlement.filing_group).label if settlement.filing_group else "",

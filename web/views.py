@@ -34,6 +34,7 @@ from filing.choices import DocumentKind, FilingStatus
 from notifications import services as notification_services
 from notifications.selectors import inbox_for_person, unread_count
 from reference.choices import Scheme
+from settlement.explain import settlement_explanations
 from settlement.selectors import settlements_list
 
 from .access import counter_required, person_of, person_required
@@ -217,12 +218,12 @@ def me(request):
 
 @person_required
 def settlements(request):
-    """The person's direct settlements, newest first, with what each fund paid and what they paid."""
-    return render(
-        request,
-        "web/settlements.html",
-        {"tab": "me", "settlements": list(settlements_list(user=request.user)[:100])},
-    )
+    """The person's direct settlements, newest first, with what each fund paid, what they paid and the benefit
+    rules that applied, in plain words."""
+    rows = list(settlements_list(user=request.user)[:100])
+    for row in rows:
+        row.explanations = settlement_explanations(row)
+    return render(request, "web/settlements.html", {"tab": "me", "settlements": rows})
 
 
 # --- Notices ---

@@ -121,14 +121,21 @@ def counter(institution=None):
 
 def filed(person, *, group: str = "resident", destination: str = DESTINATION, start_date=None):
     """An approved filing made through the filing services (commitment, instant approval, else a reviewer)."""
+    commitment = group != "referral"  # a referral needs the referral document, not a commitment
     filing = filing_create_draft(
         person=person,
         actor=person.user,
         group=group,
         destination=destination,
         start_date=start_date or today(),
-        commitment=True,
+        commitment=commitment,
     )
+    if not commitment:
+        from filing.choices import DocumentKind
+        from tests.filing.factories import with_document
+
+        with_document(filing, DocumentKind.ID_DOCUMENT)
+        with_document(filing, DocumentKind.REFERRAL_LETTER)
     filing = filing_submit(filing=filing, actor=person.user)
     if filing.status == "submitted":
         filing = filing_approve(filing=filing, actor=ReviewerFactory(region_code=person.insured_region_id))
@@ -156,3 +163,16 @@ def items(*rows) -> list[ItemInput]:
 
 def api_items(*rows) -> list[dict]:
     return [{"code": code, "quantity": str(q), "unit_price": str(p)} for code, q, p in rows]
+
+
+def identity(person, kind: str, *, valid_from=None, valid_to=None, source: str = "保定市民政局"):
+    """An identity of a person in need as the insured area confirmed it (by default valid all this year)."""
+    from accounts.models import PersonIdentity
+
+    return PersonIdentity.objects.create(
+        person=person,
+        kind=kind,
+        valid_from=valid_from or dt.date(today().year, 1, 1),
+        valid_to=valid_to,
+        source=source,
+    )

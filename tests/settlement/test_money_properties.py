@@ -66,6 +66,9 @@ def draw_policy(rng, tight: bool):
         critical_threshold=fen(rng, 0, 2000000),
         tiers=(("0", str(ratio(rng, 50, 70))), (str(D(second_tier) / 100), str(ratio(rng, 60, 90)))),
         critical_cap=fen(rng, 10000, 500000) if tight else fen(rng, 10000000, 50000000),
+        preferential_threshold_factor=ratio(rng, 30, 100),
+        preferential_ratio_bonus=ratio(rng, 0, 10),
+        preferential_uncapped=rng.random() < 0.7,
         assistance={
             "low_income": (str(ratio(rng, 30, 90)), str(fen(rng, 5000, 200000 if tight else 10000000))),
             "extremely_poor": (str(ratio(rng, 60, 100)), str(fen(rng, 5000, 200000 if tight else 10000000))),
@@ -138,6 +141,11 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
     codes = draw_catalogue(rng)
     category = rng.choice(["", AssistanceCategory.LOW_INCOME, AssistanceCategory.EXTREMELY_POOR])
     person = person_factory(retired=rng.random() < 0.3, assistance_category=category)
+    # An identity of need in force (or not) on the visit day: preferential critical-illness terms.
+    identity = rng.choice(["", "", "extremely_poor", "low_income", "poverty_risk", "marginal"])
+    if identity:
+        f.identity(person, identity)
+    preferential = identity in policy.preferential_identities
     filing = f.filed(person, group=rng.choice(["resident", "worker", "temporary"]))
     counters = {level: f.counter(f.hospital(level=level))[0] for level in (1, 2, 3)}
 
@@ -171,7 +179,10 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
     after = accumulator(person)
     # Every fund within its yearly cap; the accumulators are exactly the sum of what the settlements added.
     assert after["basic_fund_paid"] <= policy.annual_cap
-    assert after["critical_fund_paid"] <= policy.critical_cap
+    if not (preferential and policy.preferential_uncapped):
+        assert after["critical_fund_paid"] <= policy.critical_cap
+    for s, _ in made:
+        assert ("preferential_critical" in s.details["rules"]) == preferential
     if category:
         assert after["assistance_paid"] <= policy.assistance_rules.get(category=category).annual_cap
     else:

@@ -385,3 +385,129 @@ def test_reversal_restores_the_accumulators_exactly():
     with pytest.raises(Exception) as exc:
         settlement_reverse(settlement_id=s.pk, operator=operator)
     assert exc.value.code == "already_reversed"
+
+
+# --- Preferential critical-illness terms for people in need (国办发〔2021〕42号) -----------------------------
+
+PREFERENTIAL_BILL = [
+    ("250203001", "床位费", "service", 30, "60.00"),
+    ("220800001", "重症监护", "service", 10, "510.00"),
+    ("330803001", "体外循环", "service", 1, "4500.00"),
+    ("330802010", "冠状动脉旁路移植术", "service", 1, "12800.00"),
+    ("C0302010010000", "一次性使用体外循环管路", "consumable", 1, "8800.00"),
+    ("C0301020010000", "人工心脏瓣膜", "consumable", 2, "33500.00"),
+]
+
+
+def _preferential_setup():
+    f.policy(
+        region_code="130600",
+        scheme=Scheme.RESIDENT,
+        rates={("inpatient", 3): ("1300.00", "0.55", None)},
+        critical_threshold=D("12000.00"),
+        tiers=(("0", "0.60"), ("20000", "0.70")),
+        critical_cap=D("20000.00"),
+        assistance={},
+    )
+    for code, name, category, _q, _p in PREFERENTIAL_BILL:
+        f.catalogue_item(code, name, "A", category=category)
+
+
+def _discharge(operator, person, filing):
+    settlement, created = settlement_create(
+        operator=operator,
+        visit_type="inpatient",
+        filing_id=filing.pk,
+        id_number=person.id_number,
+        admission_date=today() - dt.timedelta(days=30),
+        discharge_date=today(),
+        items=f.items(*[(code, q, p) for code, _n, _c, q, p in PREFERENTIAL_BILL]),
+    )
+    assert created
+    return settlement
+
+
+def test_extremely_poor_referral_gets_half_threshold_five_points_more_and_no_cap():
+    """Two Baoding residents referred to the same level-3 Beijing hospital for a valve replacement and bypass,
+    with the same bill. One is confirmed extremely poor (特困) by Baoding's civil-affairs bureau from 1 January;
+    the other holds no identity. Neither has medical assistance here, to show critical illness alone.
+
+    Baoding's resident policy (demo figures): inpatient level 3 deductible ¥1,300, ratio 55 %; critical illness
+    above ¥12,000 a year, 60 % up to ¥20,000 above the threshold and 70 % beyond, at most ¥20,000 a year.
+    National preferential terms (国办发〔2021〕42号): threshold × 50 %, every segment + 5 points, no cap.
+
+    Bill, all class 甲:
+      床位费 30 × 60.00 = 1,800.00            重症监护 10 × 510.00 = 5,100.00
+      体外循环 1 × 4,500.00 = 4,500.00         冠状动脉旁路移植术 1 × 12,800.00 = 12,800.00
+      一次性使用体外循环管路 1 × 8,800.00 = 8,800.00
+      人工心脏瓣膜 2 × 33,500.00 = 67,000.00
+    total = eligible                                           = 100,000.00
+    basic fund       = (100,000 − 1,300) × 55 %                =  54,285.00
+    burden in scope  = 100,000 − 54,285                        =  45,715.00
+
+    Ordinary terms:   over = 45,715 − 12,000                   =  33,715.00
+                      20,000 × 60 % + 13,715 × 70 %             = 12,000 + 9,600.50 = 21,600.50
+                      capped at ¥20,000                         → critical 20,000.00
+                      person pays 100,000 − 54,285 − 20,000     =  25,715.00
+    Extremely poor:   threshold 12,000 × 50 %                   =   6,000.00
+                      over = 45,715 − 6,000                     =  39,715.00
+                      20,000 × 65 % + 19,715 × 75 %             = 13,000 + 14,786.25 = 27,786.25, no cap
+                      person pays 100,000 − 54,285 − 27,786.25  =  17,928.75
+    """
+    _preferential_setup()
+    operator, _key = f.counter()
+    poor = person_factory(insured_region="130600", scheme=Scheme.RESIDENT)
+    f.identity(poor, "extremely_poor")
+    ordinary = person_factory(insured_region="130600", scheme=Scheme.RESIDENT)
+    start = today() - dt.timedelta(days=40)
+    poor_filing = f.filed(poor, group="referral", start_date=start)
+    ordinary_filing = f.filed(ordinary, group="referral", start_date=start)
+
+    helped = _discharge(operator, poor, poor_filing)
+    plain = _discharge(operator, ordinary, ordinary_filing)
+
+    for s in (helped, plain):
+        assert s.total == s.eligible == D("100000.00")
+        assert s.basic_fund == D("54285.00")
+        assert_adds_up(s)
+    assert plain.critical_fund == D("20000.00") and plain.person_pays == D("25715.00")
+    assert plain.details["capped"]["critical"] is True
+    assert "preferential_critical" not in plain.details["rules"]
+    assert helped.critical_fund == D("27786.25") and helped.person_pays == D("17928.75")
+    assert helped.details["capped"]["critical"] is False
+    assert helped.details["rules"]["preferential_critical"] == {
+        "identities": ["extremely_poor"],
+        "threshold": "6000.00",
+        "tiers": [["0.00", "0.6500"], ["20000.00", "0.7500"]],
+        "cap": None,
+    }
+    acc = Accumulator.objects.get(person=poor, year=today().year, scheme=Scheme.RESIDENT)
+    assert (acc.critical_fund_paid, acc.burden) == (D("27786.25"), D("45715.00"))
+
+    # Reversal restores the accumulator; settling again gives the same preferential split.
+    settlement_reverse(settlement_id=helped.pk, operator=operator, reason="wrong bill")
+    acc.refresh_from_db()
+    assert (acc.critical_fund_paid, acc.burden, acc.basic_fund_paid) == (D("0.00"),) * 3
+
+
+def test_identity_outside_its_dates_gives_the_ordinary_terms():
+    """An identity that ended before the discharge day, or starts after it, does not apply (same bill: the
+    ordinary ¥20,000 critical illness, capped)."""
+    _preferential_setup()
+    operator, _key = f.counter()
+    ended = person_factory(insured_region="130600", scheme=Scheme.RESIDENT)
+    f.identity(
+        ended,
+        "low_income",
+        valid_from=today() - dt.timedelta(days=400),
+        valid_to=today() - dt.timedelta(days=1),
+    )
+    later = person_factory(insured_region="130600", scheme=Scheme.RESIDENT)
+    f.identity(later, "poverty_risk", valid_from=today() + dt.timedelta(days=1))
+    marginal = person_factory(insured_region="130600", scheme=Scheme.RESIDENT)
+    f.identity(marginal, "marginal")  # not named by the national rule
+    start = today() - dt.timedelta(days=40)
+    for person in (ended, later, marginal):
+        s = _discharge(operator, person, f.filed(person, group="referral", start_date=start))
+        assert s.critical_fund == D("20000.00") and s.person_pays == D("25715.00")
+        assert s.details["rules"] == {}

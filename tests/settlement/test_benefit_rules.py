@@ -1,0 +1,147 @@
+"""The benefit rules as people and staff meet them: identities of need in the admin (masked, dated), the
+preferential terms edited on the policy, and the receipt and the person's settlement page explaining them."""
+
+import datetime as dt
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.test import Client
+
+from accounts.models import PersonIdentity, identities_on
+from filing.dates import today
+from reference.choices import Scheme
+from settlement.models import Policy
+from tests.factories import ReviewerFactory, person_factory
+from tests.settlement import factories as f
+from tests.settlement.test_worked_examples import _discharge, _preferential_setup
+
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
+
+
+def signed_in(user, language: str = "zh-hans") -> Client:
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def helped():
+    _preferential_setup()
+    operator, _key = f.counter()
+    person = person_factory(insured_region="130600", scheme=Scheme.RESIDENT)
+    f.identity(person, "extremely_poor")
+    filing = f.filed(person, group="referral", start_date=today() - dt.timedelta(days=40))
+    return _discharge(operator, person, filing), person, operator
+
+
+def test_receipt_and_my_settlements_say_which_preferential_terms_applied(helped):
+    s, person, operator = helped
+    receipt = signed_in(operator).get(f"/settlements/{s.pk}/receipt").content.decode()
+    assert "适用的待遇规则" in receipt
+    assert "按困难群众大病保险倾斜政策（特困人员，国办发〔2021〕42号）" in receipt
+    assert "起付线 ¥6000.00（一般为 ¥12000.00）" in receipt
+    assert "各段报销比例提高 5 个百分点" in receipt and "不设年度最高支付限额" in receipt
+    assert "大病保险支付 ¥27786.25" in receipt
+
+    english = signed_in(operator, "en").get(f"/settlements/{s.pk}/receipt").content.decode()
+    assert "Preferential terms for people in need (Extremely poor (特困人员)" in english
+    assert "threshold ¥6000.00 instead of ¥12000.00" in english and "no annual cap" in english
+
+    mine = signed_in(person.user).get("/settlements/").content.decode()
+    assert "大病保险支付 ¥27786.25" in mine and 'data-rule="preferential_critical"' in mine
+
+
+def test_no_rule_line_for_ordinary_terms():
+    _preferential_setup()
+    operator, _key = f.counter()
+    person = person_factory(insured_region="130600", scheme=Scheme.RESIDENT)
+    s = _discharge(
+        operator, person, f.filed(person, group="referral", start_date=today() - dt.timedelta(days=5))
+    )
+    receipt = signed_in(operator).get(f"/settlements/{s.pk}/receipt").content.decode()
+    assert "适用的待遇规则" not in receipt and "data-rule" not in receipt
+
+
+def test_identities_are_dated_and_checked():
+    person = person_factory()
+    day = today()
+    PersonIdentity.objects.create(person=person, kind="low_income", valid_from=day - dt.timedelta(days=9))
+    PersonIdentity.objects.create(
+        person=person,
+        kind="poverty_risk",
+        valid_from=day - dt.timedelta(days=30),
+        valid_to=day - dt.timedelta(days=10),
+    )
+    assert identities_on(person, day) == {"low_income"}
+    assert identities_on(person, day - dt.timedelta(days=15)) == {"poverty_risk"}
+    assert identities_on(person_factory(), day) == frozenset()
+    with transaction.atomic(), pytest.raises(IntegrityError):
+        PersonIdentity.objects.create(
+            person=person, kind="low_income", valid_from=day, valid_to=day - dt.timedelta(days=1)
+        )
+
+
+def test_admin_shows_identities_without_personal_data(admin_client):
+    person = person_factory(name="李四海")
+    f.identity(person, "extremely_poor", source="保定市民政局 2026-17")
+    page = admin_client.get(f"/admin/accounts/insuredperson/{person.pk}/change/").content.decode()
+    assert 'name="identities-TOTAL_FORMS"' in page and "保定市民政局 2026-17" in page
+    assert "李四海" not in page and person.id_number not in page
+
+
+def test_reviewer_edits_the_preferential_terms_as_checkboxes():
+    policy = f.policy()
+    reviewer = ReviewerFactory(region_code=policy.region_id)
+    client = signed_in(reviewer)
+    url = f"/admin/settlement/policy/{policy.pk}/change/"
+    page = client.get(url).content.decode()
+    assert 'type="checkbox" name="preferential_identities" value="poverty_risk"' in page
+    assert page.count('name="preferential_identities"') == 4
+    form = _form_data(page)
+    form["preferential_identities"] = ["extremely_poor", "marginal"]
+    form["preferential_threshold_factor"] = "0.40"
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    policy.refresh_from_db()
+    assert sorted(policy.preferential_identities) == ["extremely_poor", "marginal"]
+    assert str(policy.preferential_threshold_factor) == "0.4000"
+
+
+def test_national_defaults_on_a_new_policy():
+    policy = f.policy()
+    assert sorted(policy.preferential_identities) == ["extremely_poor", "low_income", "poverty_risk"]
+    assert (str(policy.preferential_threshold_factor), str(policy.preferential_ratio_bonus)) == (
+        "0.50",
+        "0.05",
+    )
+    assert policy.preferential_uncapped
+    policy.preferential_identities = ["nobody"]
+    with pytest.raises(Exception) as exc:
+        policy.full_clean()
+    assert "preferential_identities" in exc.value.message_dict
+    assert Policy.objects.filter(pk=policy.pk).exists()
+
+
+def _form_data(html: str) -> dict:
+    """The values a browser would post from the change form (inputs, checked boxes, selected options)."""
+    import re
+    from html import unescape
+
+    data: dict = {}
+    for tag in re.findall(r"<input[^>]*>", html):
+        name = re.search(r'name="([^"]*)"', tag)
+        if not name:
+            continue
+        kind = (re.search(r'type="([^"]*)"', tag) or [None, "text"])[1]
+        value = unescape((re.search(r'value="([^"]*)"', tag) or [None, ""])[1])
+        if kind in ("checkbox", "radio"):
+            if "checked" in tag:
+                data.setdefault(name.group(1), []).append(value or "on")
+        elif kind not in ("submit", "button", "file"):
+            data[name.group(1)] = value
+    for name, body in re.findall(r'<select[^>]*name="([^"]*)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.findall(r'<option value="([^"]*)"[^>]*selected', body)
+        data[name] = chosen[0] if chosen else ""
+    for name, body in re.findall(r'<textarea[^>]*name="([^"]*)"[^>]*>(.*?)</textarea>', html, re.S):
+        data[name] = unescape(body.strip())
+    return data
