@@ -16,7 +16,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import PersonIdentity, User
 from core.errors import ServiceError
 from reference.choices import Scheme
 from reference.models import Region
@@ -127,10 +127,18 @@ RETIREE_BILL = [
 DEMO_REQUEST_NO = "DEMO-DISCHARGE-1"
 
 
+# The demo people in need and the identity their insured area confirmed (国办发〔2021〕42号 terms apply).
+DEMO_IDENTITIES = {
+    "referral": ("extremely_poor", "保定市民政局（演示）"),
+    "resident": ("low_income", "成都市民政局（演示）"),
+}
+
+
 def seed(demo) -> None:
     with transaction.atomic():
         _seed_catalogues()
         _seed_policies()
+        _seed_identities(demo)
     _seed_settlement(demo)
     for entry in demo.people:  # for the printed accounts: who already has a receipt to read
         person = demo.persons_by_group.get(entry["group"])
@@ -184,6 +192,14 @@ def _seed_policies() -> None:
                     for category, (ratio, cap) in ASSISTANCE.items()
                 ]
             )
+
+
+def _seed_identities(demo) -> None:
+    year_start = dt.date(timezone.localdate().year, 1, 1)
+    for group, (kind, source) in DEMO_IDENTITIES.items():
+        person = demo.persons_by_group.get(group)
+        if person is not None and not PersonIdentity.objects.filter(person=person, kind=kind).exists():
+            PersonIdentity.objects.create(person=person, kind=kind, valid_from=year_start, source=source)
 
 
 def _seed_settlement(demo) -> None:

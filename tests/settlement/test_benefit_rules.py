@@ -145,3 +145,15 @@ def _form_data(html: str) -> dict:
     for name, body in re.findall(r'<textarea[^>]*name="([^"]*)"[^>]*>(.*?)</textarea>', html, re.S):
         data[name] = unescape(body.strip())
     return data
+
+
+def test_demo_people_in_need_hold_their_identities(settings):
+    from core.demo import seed_demo
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    demo = seed_demo()
+    assert identities_on(demo.persons_by_group["referral"], today()) == {"extremely_poor"}
+    assert identities_on(demo.persons_by_group["resident"], today()) == {"low_income"}
+    assert identities_on(demo.persons_by_group["retiree"], today()) == frozenset()
+    seed_demo()  # idempotent
+    assert PersonIdentity.objects.count() == 2
