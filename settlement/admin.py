@@ -287,6 +287,7 @@ class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
                 "fields": (
                     "annual_cap",
                     "deductible_per_admission",
+                    "temporary_terms",
                     "temporary_cut",
                     "referral_cut",
                     "emergency_cut",

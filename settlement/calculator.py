@@ -13,13 +13,18 @@ The steps, in order (every money value is a ``Decimal`` in yuan):
    * class 甲: the whole amount is eligible (政策范围内);
    * class 乙: the personal first share (先行自付) is ``amount × first-share rate`` and the rest is eligible.
 
+   **Temporary filers** (referral, emergency, other temporary; 医保发〔2022〕22号): the policy reduces their
+   benefit by the group's rate, either as a cut of the fund ratio (step 3) or, when ``group_terms`` is
+   ``first_share``, as a first personal share ``group_share = eligible × rate`` (rounded to the fen) that stays
+   within the eligible scope, like the deductible: the person pays it and it counts toward their burden.
+
 2. **Deductible (起付线)** for the visit type and institution level, from the insured place's policy. Outpatient
    deductibles are charged once a year: only what the year-to-date accumulator has not yet absorbed remains.
    Inpatient deductibles are charged per admission when the policy says ``deductible_per_admission`` (the
    default) and once a year otherwise. ``deductible = min(eligible, remaining deductible)``.
 3. **Basic fund (统筹基金).** ``ratio`` = the level's ratio (the retirees' ratio for retirees) minus the cut of
    the filing group (other temporary, referral, emergency; 0 when the policy has none), never below 0.
-   ``basic = (eligible − deductible) × ratio``, at most what remains of the annual cap
+   ``basic = (eligible − group_share − deductible) × ratio``, at most what remains of the annual cap
    (``annual_cap − basic fund paid this year``).
 4. **Personal burden in scope** ``burden = eligible − basic`` (the deductible plus the co-pay); it accumulates
    over the year and is the base of critical-illness insurance.
@@ -58,6 +63,9 @@ ONE = Decimal("1")
 
 VISIT_TYPES = ("inpatient", "general_outpatient", "chronic_outpatient")
 INPATIENT = "inpatient"
+
+GROUP_CUT = "cut"
+GROUP_FIRST_SHARE = "first_share"
 
 CLASS_A = "A"  # 甲
 CLASS_B = "B"  # 乙
@@ -131,6 +139,7 @@ class PolicyTerms:
     annual_cap: Decimal
     deductible_per_admission: bool = True
     group_cuts: Mapping[str, Decimal] = field(default_factory=dict)
+    group_terms: str = "cut"  # or "first_share": the group's rate is a first personal share instead
     critical_threshold: Decimal = ZERO
     critical_tiers: Sequence[Tier] = ()
     critical_cap: Decimal = ZERO
@@ -224,6 +233,9 @@ class Split:
     before: YearToDate
     after: YearToDate
     critical_terms: CriticalTerms | None = None
+    group_share: Decimal = ZERO
+    group_rate: Decimal = ZERO  # the filing group's cut or first-share rate that applied (0: none)
+    group_terms: str = "cut"
 
     @property
     def fund_total(self) -> Decimal:
@@ -294,8 +306,16 @@ def basic_ratio(policy: PolicyTerms, rate: Rate, person: PersonFacts) -> Decimal
     ratio = (
         rate.retiree_fund_ratio if person.retired and rate.retiree_fund_ratio is not None else rate.fund_ratio
     )
-    ratio -= policy.group_cuts.get(person.filing_group, ZERO)
+    if policy.group_terms == GROUP_CUT:
+        ratio -= policy.group_cuts.get(person.filing_group, ZERO)
     return min(max(ratio, Decimal(0)), ONE)
+
+
+def group_first_share(policy: PolicyTerms, person: PersonFacts, eligible: Decimal) -> Decimal:
+    """The temporary filer's first personal share of the eligible amount (0 unless the policy uses shares)."""
+    if policy.group_terms != GROUP_FIRST_SHARE:
+        return ZERO
+    return to_fen(eligible * policy.group_cuts.get(person.filing_group, ZERO))
 
 
 def critical_terms(policy: PolicyTerms, person: PersonFacts) -> CriticalTerms:
@@ -338,16 +358,20 @@ def settle(
     first_share = sum((line.first_share for line in lines), ZERO)
     eligible = sum((line.eligible for line in lines), ZERO)
 
+    if policy.group_terms not in (GROUP_CUT, GROUP_FIRST_SHARE):
+        raise CalculationError("policy_incomplete", "group_terms")
+    group_share = group_first_share(policy, person, eligible)
+
     # 2. Deductible
     per_admission = visit.visit_type == INPATIENT and policy.deductible_per_admission
     remaining_deductible = (
         rate.deductible if per_admission else max(ZERO, rate.deductible - ytd.deductible_paid)
     )
-    deductible = min(eligible, remaining_deductible)
+    deductible = min(eligible - group_share, remaining_deductible)
 
     # 3. Basic fund
     ratio = basic_ratio(policy, rate, person)
-    basic_uncapped = to_fen((eligible - deductible) * ratio)
+    basic_uncapped = to_fen((eligible - group_share - deductible) * ratio)
     cap_left = max(ZERO, policy.annual_cap - ytd.basic_fund_paid)
     basic = min(basic_uncapped, cap_left)
 
@@ -398,6 +422,9 @@ def settle(
         before=ytd,
         after=after,
         critical_terms=crit,
+        group_share=group_share,
+        group_rate=policy.group_cuts.get(person.filing_group, ZERO),
+        group_terms=policy.group_terms,
     )
 
 
@@ -412,5 +439,11 @@ def applied_rules(split: Split) -> dict:
             "threshold": str(crit.threshold),
             "tiers": [[str(t.lower), str(t.ratio)] for t in crit.tiers],
             "cap": None if crit.cap is None else str(crit.cap),
+        }
+    if split.group_rate:
+        rules["temporary_reduction"] = {
+            "terms": split.group_terms,
+            "rate": str(split.group_rate),
+            "group_share": str(split.group_share),
         }
     return rules

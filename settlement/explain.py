@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from accounts.choices import IdentityKind
+from filing.choices import FilingGroup
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,13 @@ def _identity_label(kind: str) -> str:
         return str(IdentityKind(kind).label)
     except ValueError:
         return kind
+
+
+def _group_label(group: str) -> str:
+    try:
+        return str(FilingGroup(group).label)
+    except ValueError:
+        return group
 
 
 def settlement_explanations(settlement) -> list[Explanation]:
@@ -70,4 +78,39 @@ def settlement_explanations(settlement) -> list[Explanation]:
                 },
             )
         )
+    reduction = rules.get("temporary_reduction")
+    if reduction:
+        group = _group_label(settlement.filing_group)
+        points = _points(reduction["rate"])
+        if reduction["terms"] == "first_share":
+            out.append(
+                Explanation(
+                    rule="temporary_first_share",
+                    fund=_("The person"),
+                    amount=settlement.group_share,
+                    text=_(
+                        "Filed as %(group)s: you first pay %(points)s %% of the eligible amount, ¥%(amount)s, "
+                        "before the basic fund pays (医保发〔2022〕22号)."
+                    )
+                    % {"group": group, "points": points, "amount": settlement.group_share},
+                )
+            )
+        else:
+            out.append(
+                Explanation(
+                    rule="temporary_cut",
+                    fund=_("Basic medical insurance fund"),
+                    amount=settlement.basic_fund,
+                    text=_(
+                        "Filed as %(group)s: the basic fund ratio is %(points)s points lower, %(ratio)s %%; "
+                        "the basic fund paid ¥%(amount)s (医保发〔2022〕22号)."
+                    )
+                    % {
+                        "group": group,
+                        "points": points,
+                        "ratio": _points(settlement.ratio),
+                        "amount": settlement.basic_fund,
+                    },
+                )
+            )
     return out

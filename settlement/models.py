@@ -22,6 +22,7 @@ from .choices import (
     FlagStatus,
     ItemCategory,
     SettlementStatus,
+    TemporaryTerms,
     VisitType,
 )
 
@@ -29,8 +30,11 @@ from .choices import (
 MONEY_LIMIT = Decimal(10) ** 12
 RATIO = {"max_digits": 5, "decimal_places": 4, "validators": [MinValueValidator(0), MaxValueValidator(1)]}
 ZERO = Decimal("0.00")
-# Local practice cuts other temporary filers by 10 to 20 points (one area cuts 15).
+# 医保发〔2022〕22号: the benefit of temporary filers may be reduced, by at most 10 points for referrals and
+# emergencies and at most 20 points for other temporary filers (one area cuts 15); the same ceilings hold for
+# the "first personal share" some areas use instead of a cut.
 MAX_GROUP_CUT = Decimal("0.20")
+MAX_REFERRAL_CUT = Decimal("0.10")
 # 国办发〔2021〕42号: for the extremely poor, low-income people and people at risk of returning to poverty the
 # critical-illness threshold is halved, each segment's ratio raised by 5 points and the cap lifted.
 NATIONAL_PREFERENTIAL_IDENTITIES = [
@@ -148,27 +152,36 @@ class Policy(models.Model):
         default=True,
         help_text=_("Charge the inpatient deductible at every admission; otherwise once a year."),
     )
+    temporary_terms = models.CharField(
+        _("reduction for temporary filers"),
+        max_length=12,
+        choices=TemporaryTerms.choices,
+        default=TemporaryTerms.CUT,
+        help_text=_("A cut of the fund ratio, or a first personal share of the eligible amount instead."),
+    )
     temporary_cut = models.DecimalField(
-        _("ratio cut for other temporary filers"),
+        _("reduction for other temporary filers"),
         default=Decimal("0.10"),
         max_digits=5,
         decimal_places=4,
         validators=[MinValueValidator(0), MaxValueValidator(MAX_GROUP_CUT)],
-        help_text=_("Points taken off the fund ratio of people filed as other temporary (at most 0.20)."),
+        help_text=_("Points cut or first personal share for people filed as other temporary (at most 0.20)."),
     )
     referral_cut = models.DecimalField(
-        _("ratio cut for referrals"),
+        _("reduction for referrals"),
         default=ZERO,
         max_digits=5,
         decimal_places=4,
-        validators=[MinValueValidator(0), MaxValueValidator(MAX_GROUP_CUT)],
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_REFERRAL_CUT)],
+        help_text=_("At most 0.10 (医保发〔2022〕22号)."),
     )
     emergency_cut = models.DecimalField(
-        _("ratio cut for emergencies"),
+        _("reduction for emergencies"),
         default=ZERO,
         max_digits=5,
         decimal_places=4,
-        validators=[MinValueValidator(0), MaxValueValidator(MAX_GROUP_CUT)],
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_REFERRAL_CUT)],
+        help_text=_("At most 0.10 (医保发〔2022〕22号)."),
     )
     critical_threshold = MoneyField(
         _("critical illness threshold"),
@@ -214,9 +227,9 @@ class Policy(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(temporary_cut__lte=MAX_GROUP_CUT)
-                & Q(referral_cut__lte=MAX_GROUP_CUT)
-                & Q(emergency_cut__lte=MAX_GROUP_CUT),
-                name="policy_cut_at_most_20_points",
+                & Q(referral_cut__lte=MAX_REFERRAL_CUT)
+                & Q(emergency_cut__lte=MAX_REFERRAL_CUT),
+                name="policy_cut_within_national_ceiling",
             ),
         ]
 
@@ -396,6 +409,7 @@ class Settlement(models.Model):
     self_paid = _money(_("self-paid items"))
     first_share = _money(_("class B first share"))
     eligible = _money(_("eligible amount"))
+    group_share = _money(_("first personal share of temporary filers"))
     deductible = _money(_("deductible"))
     ratio = models.DecimalField(_("basic fund ratio"), **RATIO)
     basic_fund = _money(_("basic fund"))

@@ -14,7 +14,7 @@ from accounts.choices import Role
 from core.errors import NotFound
 
 from . import calculator
-from .choices import CoverageClass
+from .choices import CoverageClass, TemporaryTerms
 from .models import (
     Accumulator,
     CatalogueItem,
@@ -67,6 +67,7 @@ def policy_terms(policy: Policy) -> calculator.PolicyTerms:
             "referral": policy.referral_cut,
             "emergency": policy.emergency_cut,
         },
+        group_terms=policy.temporary_terms,
         critical_threshold=policy.critical_threshold,
         critical_tiers=tuple(
             calculator.Tier(lower=t.lower, ratio=t.ratio) for t in policy.critical_tiers.all()
@@ -199,10 +200,10 @@ def group_ratio_cut_points(*, region_code: str, scheme: str, group: str, on_date
             region_id=region_code, scheme=scheme, year=on_date.year, effective_from__lte=on_date
         )
         .order_by("-effective_from")
-        .only("temporary_cut", "referral_cut", "emergency_cut")
+        .only("temporary_terms", "temporary_cut", "referral_cut", "emergency_cut")
         .first()
     )
-    if policy is None:
+    if policy is None or policy.temporary_terms != TemporaryTerms.CUT:
         return 0
     cut = {
         "temporary": policy.temporary_cut,

@@ -2,6 +2,7 @@
 preferential terms edited on the policy, and the receipt and the person's settlement page explaining them."""
 
 import datetime as dt
+from decimal import Decimal as D
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -157,3 +158,36 @@ def test_demo_people_in_need_hold_their_identities(settings):
     assert identities_on(demo.persons_by_group["retiree"], today()) == frozenset()
     seed_demo()  # idempotent
     assert PersonIdentity.objects.count() == 2
+
+
+def test_receipt_explains_the_temporary_filers_reduction():
+    from settlement.services import settlement_create
+
+    f.catalogue_item("331003012", "腹腔镜下阑尾切除术", "A")
+    operator, _key = f.counter()
+    bill = {
+        "visit_type": "inpatient",
+        "admission_date": today() - dt.timedelta(days=3),
+        "discharge_date": today(),
+        "items": f.items(("331003012", 1, "3000.00")),
+    }
+    policy = f.policy(temporary_terms="first_share", temporary_cut=D("0.20"))
+    person = person_factory()
+    f.filed(person, group="temporary")
+    shared, _ = settlement_create(operator=operator, use_id=f.consumed_use(person, operator), **bill)
+    receipt = signed_in(person.user).get(f"/settlements/{shared.pk}/receipt").content.decode()
+    # 3,000.00 × 20 % = 600.00 first; (3,000 − 600 − 1,000) × 80 % = 1,120.00
+    assert "临时外出就医人员先行自付" in receipt and "600.00" in receipt
+    assert "按其他临时外出就医人员备案：先自付合规费用的 20%，即 ¥600.00" in receipt
+    english = signed_in(person.user, "en").get(f"/settlements/{shared.pk}/receipt").content.decode()
+    assert "Filed as Other temporary treatment: you first pay 20 % of the eligible amount, ¥600.00" in english
+
+    policy.temporary_terms = "cut"
+    policy.save()
+    other = person_factory()
+    f.filed(other, group="temporary")
+    cut, _ = settlement_create(operator=operator, use_id=f.consumed_use(other, operator), **bill)
+    assert cut.basic_fund == D("1200.00")  # (3,000 − 1,000) × (80 − 20) %
+    receipt = signed_in(other.user).get(f"/settlements/{cut.pk}/receipt").content.decode()
+    assert "基本医保报销比例降低 20 个百分点，为 60%" in receipt
+    assert "临时外出就医人员先行自付" not in receipt

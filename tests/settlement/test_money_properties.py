@@ -62,7 +62,9 @@ def draw_policy(rng, tight: bool):
         rates=rates,
         annual_cap=fen(rng, 10000, 300000) if tight else fen(rng, 5000000, 40000000),
         deductible_per_admission=rng.random() < 0.6,
+        temporary_terms=rng.choice(["cut", "first_share"]),
         temporary_cut=ratio(rng, 0, 20),
+        referral_cut=ratio(rng, 0, 10),
         critical_threshold=fen(rng, 0, 2000000),
         tiers=(("0", str(ratio(rng, 50, 70))), (str(D(second_tier) / 100), str(ratio(rng, 60, 90)))),
         critical_cap=fen(rng, 10000, 500000) if tight else fen(rng, 10000000, 50000000),
@@ -117,8 +119,9 @@ def assert_split_exact(s: Settlement) -> None:
         assert amount >= 0 and amount == amount.quantize(D("0.01"))
     for fund in (s.basic_fund, s.critical_fund, s.assistance_fund):
         assert fund >= 0
-    assert s.deductible <= s.eligible
-    assert s.basic_fund <= s.eligible - s.deductible
+    assert s.group_share >= 0 and s.group_share == s.group_share.quantize(D("0.01"))
+    assert s.deductible + s.group_share <= s.eligible
+    assert s.basic_fund <= s.eligible - s.group_share - s.deductible
     # The funds pay only within the eligible scope: the person always pays the self-paid part and first share.
     assert s.basic_fund + s.critical_fund + s.assistance_fund <= s.eligible
     lines = list(s.lines.all())
@@ -146,7 +149,7 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
     if identity:
         f.identity(person, identity)
     preferential = identity in policy.preferential_identities
-    filing = f.filed(person, group=rng.choice(["resident", "worker", "temporary"]))
+    filing = f.filed(person, group=rng.choice(["resident", "worker", "temporary", "referral"]))
     counters = {level: f.counter(f.hospital(level=level))[0] for level in (1, 2, 3)}
 
     before, made = [], []
@@ -183,6 +186,11 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
         assert after["critical_fund_paid"] <= policy.critical_cap
     for s, _ in made:
         assert ("preferential_critical" in s.details["rules"]) == preferential
+        # A temporary filer's reduction is either a ratio cut or a first share, never both.
+        if policy.temporary_terms == "first_share":
+            assert s.ratio <= 1 and (s.group_share == 0 or filing.group in ("temporary", "referral"))
+        else:
+            assert s.group_share == D("0.00")
     if category:
         assert after["assistance_paid"] <= policy.assistance_rules.get(category=category).annual_cap
     else:

@@ -511,3 +511,90 @@ def test_identity_outside_its_dates_gives_the_ordinary_terms():
         s = _discharge(operator, person, f.filed(person, group="referral", start_date=start))
         assert s.critical_fund == D("20000.00") and s.person_pays == D("25715.00")
         assert s.details["rules"] == {}
+
+
+# --- Temporary filers: the national ceiling and the first personal share (医保发〔2022〕22号) --------------
+
+APPENDIX_BILL = [
+    ("250203001", "床位费", 7, "60.00"),
+    ("331003012", "腹腔镜下阑尾切除术", 1, "2800.00"),
+    ("XJ01DCC038B001", "注射用头孢呋辛钠", 21, "18.50"),
+    ("210300001", "X线计算机体层(CT)平扫", 1, "220.00"),
+]
+
+
+def test_first_personal_share_instead_of_a_cut_for_temporary_filers():
+    """Chengdu's employee policy uses a first personal share instead of a ratio cut: 20 % for other temporary
+    filers, 10 % for referrals. The appendectomy bill of the cut example, inpatient level 3 (deductible
+    ¥1,000, ratio 80 %):
+
+      total = eligible = 420.00 + 2,800.00 + 388.50 + 220.00 = 3,828.50
+      other temporary: first share = 3,828.50 × 20 % = 765.70
+                       basic = (3,828.50 − 765.70 − 1,000.00) × 80 % = 2,062.80 × 80 % = 1,650.24
+                       person pays 3,828.50 − 1,650.24 = 2,178.26 (765.70 + 1,000.00 + 412.56)
+      referral:        first share = 3,828.50 × 10 % = 382.85
+                       basic = (3,828.50 − 382.85 − 1,000.00) × 80 % = 2,445.65 × 80 % = 1,956.52
+                       person pays 3,828.50 − 1,956.52 = 1,871.98
+      long-term resident: no share, basic = 2,828.50 × 80 % = 2,262.80 (the ratio is not cut either)
+    """
+    f.policy(temporary_terms="first_share", temporary_cut=D("0.20"), referral_cut=D("0.10"))
+    for code, name, _q, _p in APPENDIX_BILL:
+        f.catalogue_item(code, name, "A")
+    operator, _key = f.counter()
+    kwargs = {
+        "visit_type": "inpatient",
+        "admission_date": today() - dt.timedelta(days=7),
+        "discharge_date": today(),
+        "items": f.items(*[(code, q, p) for code, _n, q, p in APPENDIX_BILL]),
+    }
+    results = {}
+    for group in ("temporary", "referral", "resident"):
+        person = person_factory()
+        f.filed(person, group=group)
+        results[group], _ = settlement_create(
+            operator=operator, use_id=f.consumed_use(person, operator), **kwargs
+        )
+
+    temporary, referral, resident = results["temporary"], results["referral"], results["resident"]
+    assert temporary.ratio == referral.ratio == resident.ratio == D("0.8000")
+    assert (temporary.group_share, temporary.basic_fund, temporary.person_pays) == (
+        D("765.70"),
+        D("1650.24"),
+        D("2178.26"),
+    )
+    assert (referral.group_share, referral.basic_fund, referral.person_pays) == (
+        D("382.85"),
+        D("1956.52"),
+        D("1871.98"),
+    )
+    assert (resident.group_share, resident.basic_fund) == (D("0.00"), D("2262.80"))
+    assert temporary.details["rules"]["temporary_reduction"] == {
+        "terms": "first_share",
+        "rate": "0.2000",
+        "group_share": "765.70",
+    }
+    assert "temporary_reduction" not in resident.details["rules"]
+    for s in results.values():
+        assert_adds_up(s)
+    # The share stays in the eligible scope: it counts toward the person's burden.
+    acc = Accumulator.objects.get(person=temporary.person, year=today().year)
+    assert acc.burden == D("3828.50") - D("1650.24")
+
+
+def test_national_ceiling_on_the_reductions():
+    """At most 10 points (or a 10 % first share) for referrals and emergencies, 20 for other temporary."""
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError, transaction
+
+    from settlement.models import Policy
+
+    policy = f.policy(temporary_cut=D("0.20"), referral_cut=D("0.10"), emergency_cut=D("0.10"))
+    policy.full_clean()
+    for name, value in (("referral_cut", "0.11"), ("emergency_cut", "0.15"), ("temporary_cut", "0.21")):
+        setattr(policy, name, D(value))
+        with pytest.raises(ValidationError) as refused:
+            policy.full_clean()
+        assert name in refused.value.message_dict
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Policy.objects.filter(pk=policy.pk).update(**{name: D(value)})
+        policy.refresh_from_db()
