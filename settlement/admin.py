@@ -139,6 +139,8 @@ class CatalogueItemAdmin(admin.ModelAdmin):
         "category",
         "coverage_class",
         "first_share_rate",
+        "max_price",
+        "min_level",
         "unit",
         "province",
         "active",
@@ -346,6 +348,7 @@ class SettlementLineInline(admin.TabularInline):
         "unit_price",
         "amount",
         "self_paid",
+        "overlmt_selfpay",
         "first_share",
         "eligible",
     )

@@ -4,7 +4,7 @@ decision is in `settlement.services`."""
 from decimal import Decimal
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -16,6 +16,7 @@ from filing.serializers import ErrorSerializer  # the one "Error" component of t
 
 from .choices import VisitType
 from .errors import SettlementErrorCode
+from .explain import settlement_explanations
 from .selectors import settlement_get, settlements_list
 from .services import ItemInput, settlement_create, settlement_reverse
 
@@ -32,6 +33,11 @@ class ItemInputSerializer(serializers.Serializer):
         allow_blank=True,
         default="",
         help_text="Shown for items not in the catalogue.",
+    )
+    lmt_used_flag = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="The item's restricted-use condition (限定支付范围) is met for this patient.",
     )
 
     def validate_quantity(self, value: Decimal) -> Decimal:
@@ -98,6 +104,20 @@ class SettlementLineSerializer(serializers.Serializer):
     self_paid = serializers.DecimalField(max_digits=14, decimal_places=2)
     first_share = serializers.DecimalField(max_digits=14, decimal_places=2)
     eligible = serializers.DecimalField(max_digits=14, decimal_places=2)
+    overlmt_selfpay = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="The part of self_paid above the item's payment standard."
+    )
+    self_pay_reason = serializers.CharField(
+        help_text="Why the line is (partly) self-paid: not_in_catalogue, class_c, restricted_condition, "
+        "restricted_level, over_price; empty otherwise."
+    )
+
+
+class RuleExplanationSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    fund = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    text = serializers.CharField(help_text="In the reader's language.")
 
 
 def _money():
@@ -125,6 +145,8 @@ class SettlementSerializer(serializers.Serializer):
     self_paid = _money()
     first_share = _money()
     eligible = _money()
+    overlmt_selfpay = _money()
+    group_share = _money()
     deductible = _money()
     ratio = serializers.DecimalField(max_digits=5, decimal_places=4)
     basic_fund = _money()
@@ -137,6 +159,12 @@ class SettlementSerializer(serializers.Serializer):
     reversed_at = serializers.DateTimeField(allow_null=True)
     receipt_url = serializers.SerializerMethodField()
     lines = SettlementLineSerializer(many=True)
+    rules = serializers.SerializerMethodField()
+
+    @extend_schema_field(RuleExplanationSerializer(many=True))
+    def get_rules(self, obj) -> list:
+        """The benefit rules beyond the plain deductible and ratio, in plain words (settlement.explain)."""
+        return RuleExplanationSerializer(settlement_explanations(obj), many=True).data
 
     def get_person(self, obj) -> dict:
         return {

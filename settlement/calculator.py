@@ -10,7 +10,12 @@ The steps, in order (every money value is a ``Decimal`` in yuan):
 1. **Lines.** ``amount = quantity × unit_price``; ``total = Σ amount``.
 
    * code not in the treatment province's catalogue, or class 丙: the whole amount is self-paid (自费);
-   * class 甲: the whole amount is eligible (政策范围内);
+   * an item with a restricted use (限定支付范围) is self-paid unless the counter confirms the condition is met
+     (``lmt_used_flag``), and one restricted to institution levels is self-paid below the lowest level allowed;
+   * an item with a payment standard (支付标准, the maximum payable unit price): the part above
+     ``quantity × max_price`` (rounded to the fen) is self-paid as ``overlmt_selfpay`` (超限价自付) and the rest
+     goes on as the line's payable amount;
+   * class 甲: the whole (payable) amount is eligible (政策范围内);
    * class 乙: the personal first share (先行自付) is ``amount × first-share rate`` and the rest is eligible.
 
    **Temporary filers** (referral, emergency, other temporary; 医保发〔2022〕22号): the policy reduces their
@@ -156,16 +161,20 @@ class CatalogueEntry:
     category: str
     coverage_class: str
     first_share_rate: Decimal = ZERO
+    max_price: Decimal | None = None  # payment standard: the highest unit price the funds pay on
+    restriction: str = ""  # a restricted use (in words): payable only when the counter confirms it
+    min_level: int | None = None  # payable only at institutions of this level or higher
 
 
 @dataclass(frozen=True)
 class BillItem:
-    """One billed line as the counter sends it."""
+    """One billed line as the counter sends it; ``restricted_use_met`` is the counter's ``lmt_used_flag``."""
 
     code: str
     quantity: Decimal
     unit_price: Decimal
     name: str = ""
+    restricted_use_met: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,6 +219,16 @@ class Line:
     self_paid: Decimal
     first_share: Decimal
     eligible: Decimal
+    overlmt_selfpay: Decimal = ZERO  # the part of self_paid above the payment standard
+    self_pay_reason: str = ""  # why (part of) the line is self-paid: see SELF_PAY_REASONS
+
+
+# Why a line (or its part) is self-paid.
+NOT_IN_CATALOGUE = "not_in_catalogue"
+CLASS_C_ITEM = "class_c"
+RESTRICTED_CONDITION = "restricted_condition"
+RESTRICTED_LEVEL = "restricted_level"
+OVER_PAYMENT_STANDARD = "over_price"
 
 
 @dataclass(frozen=True)
@@ -248,13 +267,22 @@ class Split:
         return (self.fund_total / self.total).quantize(RATIO_PLACES, rounding=ROUND_HALF_UP)
 
     @property
+    def overlmt_selfpay(self) -> Decimal:
+        return sum((line.overlmt_selfpay for line in self.lines), ZERO)
+
+    @property
     def burden(self) -> Decimal:
         """The personal burden within the eligible scope before critical illness and assistance."""
         return self.eligible - self.basic_fund
 
 
-def itemise(items: Sequence[BillItem], catalogue: Mapping[str, CatalogueEntry]) -> tuple[Line, ...]:
-    """Split each billed line into self-paid, first share and eligible by the treatment place's catalogue."""
+def itemise(
+    items: Sequence[BillItem],
+    catalogue: Mapping[str, CatalogueEntry],
+    institution_level: int | None = None,
+) -> tuple[Line, ...]:
+    """Split each billed line into self-paid, first share and eligible by the treatment place's catalogue,
+    its payment standards and restricted uses (the one door for those rules)."""
     lines = []
     for index, item in enumerate(items):
         if not isinstance(item.quantity, Decimal) or not item.quantity.is_finite() or item.quantity <= 0:
@@ -263,14 +291,31 @@ def itemise(items: Sequence[BillItem], catalogue: Mapping[str, CatalogueEntry]) 
             raise CalculationError("invalid_price", f"items.{index}.unit_price")
         amount = to_fen(item.quantity * item.unit_price)
         entry = catalogue.get(item.code)
-        self_paid = first_share = eligible = ZERO
-        if entry is None or entry.coverage_class not in (CLASS_A, CLASS_B):
-            self_paid = amount
-        elif entry.coverage_class == CLASS_B:
-            first_share = to_fen(amount * entry.first_share_rate)
-            eligible = amount - first_share
+        self_paid = first_share = eligible = overlmt = ZERO
+        reason = ""
+        if entry is None:
+            self_paid, reason = amount, NOT_IN_CATALOGUE
+        elif entry.coverage_class not in (CLASS_A, CLASS_B):
+            self_paid, reason = amount, CLASS_C_ITEM
+        elif entry.restriction and not item.restricted_use_met:
+            self_paid, reason = amount, RESTRICTED_CONDITION
+        elif (
+            entry.min_level is not None
+            and institution_level is not None
+            and institution_level < entry.min_level
+        ):
+            self_paid, reason = amount, RESTRICTED_LEVEL
         else:
-            eligible = amount
+            payable = amount
+            if entry.max_price is not None and item.unit_price > entry.max_price:
+                payable = min(amount, to_fen(item.quantity * entry.max_price))
+                overlmt = amount - payable
+                self_paid, reason = overlmt, OVER_PAYMENT_STANDARD
+            if entry.coverage_class == CLASS_B:
+                first_share = to_fen(payable * entry.first_share_rate)
+                eligible = payable - first_share
+            else:
+                eligible = payable
         lines.append(
             Line(
                 code=item.code,
@@ -284,6 +329,8 @@ def itemise(items: Sequence[BillItem], catalogue: Mapping[str, CatalogueEntry]) 
                 self_paid=self_paid,
                 first_share=first_share,
                 eligible=eligible,
+                overlmt_selfpay=overlmt,
+                self_pay_reason=reason,
             )
         )
     return tuple(lines)
@@ -352,7 +399,7 @@ def settle(
     if rate is None:
         raise CalculationError("policy_incomplete", "visit_type")
 
-    lines = itemise(items, catalogue)
+    lines = itemise(items, catalogue, visit.institution_level)
     total = sum((line.amount for line in lines), ZERO)
     self_paid = sum((line.self_paid for line in lines), ZERO)
     first_share = sum((line.first_share for line in lines), ZERO)
@@ -440,6 +487,20 @@ def applied_rules(split: Split) -> dict:
             "tiers": [[str(t.lower), str(t.ratio)] for t in crit.tiers],
             "cap": None if crit.cap is None else str(crit.cap),
         }
+    limited = [
+        {
+            "line": n,
+            "code": line.code,
+            "reason": line.self_pay_reason,
+            "amount": str(
+                line.overlmt_selfpay if line.self_pay_reason == OVER_PAYMENT_STANDARD else line.amount
+            ),
+        }
+        for n, line in enumerate(split.lines, 1)
+        if line.self_pay_reason in (RESTRICTED_CONDITION, RESTRICTED_LEVEL, OVER_PAYMENT_STANDARD)
+    ]
+    if limited:
+        rules["payment_standards"] = limited
     if split.group_rate:
         rules["temporary_reduction"] = {
             "terms": split.group_terms,

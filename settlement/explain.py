@@ -78,6 +78,31 @@ def settlement_explanations(settlement) -> list[Explanation]:
                 },
             )
         )
+    for limited in rules.get("payment_standards", ()):
+        amount = Decimal(limited["amount"])
+        words = {
+            "over_price": _(
+                "Line %(line)s (%(code)s) costs more than the payment standard: you pay the ¥%(amount)s above it."
+            ),
+            "restricted_condition": _(
+                "Line %(line)s (%(code)s) is payable only for a restricted use that was not confirmed: "
+                "you pay its ¥%(amount)s."
+            ),
+            "restricted_level": _(
+                "Line %(line)s (%(code)s) is payable only at higher-level institutions: you pay its ¥%(amount)s."
+            ),
+        }
+        text = words.get(limited["reason"])
+        if text:
+            out.append(
+                Explanation(
+                    rule=limited["reason"],
+                    fund=_("The person"),
+                    amount=amount,
+                    text=text
+                    % {"line": limited["line"], "code": limited["code"], "amount": limited["amount"]},
+                )
+            )
     reduction = rules.get("temporary_reduction")
     if reduction:
         group = _group_label(settlement.filing_group)

@@ -99,6 +99,31 @@ class CatalogueItem(models.Model):
         help_text=_("Class B only; empty means the catalogue's default."),
         **RATIO,
     )
+    max_price = models.DecimalField(
+        _("payment standard (highest payable unit price)"),
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_("Above it the person pays the difference (超限价自付); empty means no payment standard."),
+    )
+    restriction = models.CharField(
+        _("restricted use"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Payable only for this condition (限定支付范围), when the counter confirms it for the line; "
+            "otherwise the person pays the item."
+        ),
+    )
+    min_level = models.PositiveSmallIntegerField(
+        _("payable from institution level"),
+        null=True,
+        blank=True,
+        choices=InstitutionLevel.choices,
+        help_text=_("Payable only at institutions of this level or higher; empty means at every level."),
+    )
     unit = models.CharField(_("unit"), max_length=20, blank=True)
     active = models.BooleanField(_("active"), default=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -409,6 +434,7 @@ class Settlement(models.Model):
     self_paid = _money(_("self-paid items"))
     first_share = _money(_("class B first share"))
     eligible = _money(_("eligible amount"))
+    overlmt_selfpay = _money(_("above the payment standard"))
     group_share = _money(_("first personal share of temporary filers"))
     deductible = _money(_("deductible"))
     ratio = models.DecimalField(_("basic fund ratio"), **RATIO)
@@ -495,6 +521,8 @@ class SettlementLine(models.Model):
     self_paid = _money(_("self-paid"))
     first_share = _money(_("first share"))
     eligible = _money(_("eligible"))
+    overlmt_selfpay = _money(_("above the payment standard"))
+    self_pay_reason = models.CharField(_("why self-paid"), max_length=20, blank=True)
 
     class Meta:
         verbose_name = _("settlement line")

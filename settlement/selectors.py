@@ -98,6 +98,9 @@ def catalogue_entries(*, province: str, codes: Iterable[str]) -> dict[str, calcu
             category=item.category,
             coverage_class=item.coverage_class,
             first_share_rate=item.effective_first_share if item.coverage_class == CoverageClass.B else ZERO,
+            max_price=item.max_price,
+            restriction=item.restriction,
+            min_level=item.min_level,
         )
         for item in items.select_related("catalogue")
     }

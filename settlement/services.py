@@ -79,6 +79,7 @@ class ItemInput:
     quantity: Decimal
     unit_price: Decimal
     name: str = ""
+    lmt_used_flag: bool = False  # the counter confirms the item's restricted-use condition is met
 
 
 def _refuse(
@@ -309,7 +310,13 @@ def settlement_create(
         discharge_date=discharge_date,
     )
     bill = [
-        calculator.BillItem(code=i.code.strip(), quantity=i.quantity, unit_price=i.unit_price, name=i.name)
+        calculator.BillItem(
+            code=i.code.strip(),
+            quantity=i.quantity,
+            unit_price=i.unit_price,
+            name=i.name,
+            restricted_use_met=i.lmt_used_flag,
+        )
         for i in items
     ]
     if not bill:
@@ -470,6 +477,7 @@ def _settle(
         self_paid=split.self_paid,
         first_share=split.first_share,
         eligible=split.eligible,
+        overlmt_selfpay=split.overlmt_selfpay,
         group_share=split.group_share,
         deductible=split.deductible,
         ratio=split.ratio,
@@ -508,6 +516,8 @@ def _settle(
                 self_paid=line.self_paid,
                 first_share=line.first_share,
                 eligible=line.eligible,
+                overlmt_selfpay=line.overlmt_selfpay,
+                self_pay_reason=line.self_pay_reason,
             )
             for n, line in enumerate(split.lines, 1)
         ]

@@ -51,6 +51,7 @@ def catalogue_item(
     category: str = "drug",
     first_share: str | None = None,
     default_share: str = "0.10",
+    **fields,
 ):
     catalogue, _ = Catalogue.objects.get_or_create(
         province_id=province, defaults={"class_b_first_share": D(default_share)}
@@ -62,6 +63,7 @@ def catalogue_item(
         category=category,
         coverage_class=coverage_class,
         first_share_rate=D(first_share) if first_share is not None else None,
+        **fields,
     )
 
 

@@ -191,3 +191,42 @@ def test_receipt_explains_the_temporary_filers_reduction():
     receipt = signed_in(other.user).get(f"/settlements/{cut.pk}/receipt").content.decode()
     assert "基本医保报销比例降低 20 个百分点，为 60%" in receipt
     assert "临时外出就医人员先行自付" not in receipt
+
+
+def test_counter_confirms_a_restricted_use_through_the_api_and_the_receipt_explains_the_standards(
+    counter_client,
+):
+    f.policy()
+    f.catalogue_item("C0101", "人工晶体", "A", category="consumable", max_price=D("1500.00"))
+    f.catalogue_item("XB02BXT001", "重组人血小板生成素注射液", "B", restriction="限实体瘤化疗后血小板减少")
+    person = person_factory()
+    f.filed(person)
+    operator, key = f.counter()
+    body = {
+        "use_id": f.consumed_use(person, operator),
+        "visit_type": "general_outpatient",
+        "visit_date": today().isoformat(),
+        "items": [
+            {"code": "C0101", "quantity": "1", "unit_price": "2380.00"},
+            {"code": "XB02BXT001", "quantity": "1", "unit_price": "1000.00", "lmt_used_flag": True},
+            {"code": "XB02BXT001", "quantity": "1", "unit_price": "1000.00"},
+        ],
+    }
+    response = counter_client(key).post("/api/v1/settlements/", body, format="json")
+    assert response.status_code == 201, response.json()
+    answer = response.json()
+    assert [(line["self_pay_reason"], line["overlmt_selfpay"]) for line in answer["lines"]] == [
+        ("over_price", "880.00"),
+        ("", "0.00"),
+        ("restricted_condition", "0.00"),
+    ]
+    assert answer["overlmt_selfpay"] == "880.00" and answer["self_paid"] == "1880.00"
+    assert [r["rule"] for r in answer["rules"]] == ["over_price", "restricted_condition"]
+    bad = dict(body, items=[{"code": "C0101", "quantity": "1", "unit_price": "1", "lmt_used_flag": "maybe"}])
+    refused = counter_client(key).post("/api/v1/settlements/", bad, format="json")
+    assert refused.status_code == 400 and refused.json()["code"]
+
+    receipt = signed_in(person.user).get(answer["receipt_url"]).content.decode()
+    assert "其中超出支付标准" in receipt and "超出支付标准 880.00" in receipt
+    assert "第 1 行（C0101）价格高于医保支付标准，超出部分 ¥880.00 由个人支付。" in receipt
+    assert "限定支付范围未确认" in receipt

@@ -11,6 +11,7 @@ and replays the same bills.
 
 import datetime as dt
 import random
+from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
 
 import pytest
@@ -18,7 +19,7 @@ from django.db.models import Sum
 
 from accounts.choices import AssistanceCategory
 from filing.dates import today
-from settlement.models import Accumulator, Settlement
+from settlement.models import Accumulator, CatalogueItem, Settlement
 from settlement.services import ItemInput, settlement_create, settlement_reverse
 from tests.factories import person_factory
 from tests.settlement import factories as f
@@ -84,7 +85,16 @@ def draw_catalogue(rng) -> list[str]:
         code = f"RND{n:03d}"
         coverage_class = rng.choice("AABBC")
         share = str(ratio(rng, 5, 30)) if coverage_class == "B" and rng.random() < 0.5 else None
-        f.catalogue_item(code, f"随机项目{n}", coverage_class, first_share=share, default_share="0.10")
+        extra = {}
+        if rng.random() < 0.3:  # a payment standard, to the tenth of a fen
+            extra["max_price"] = D(rng.randint(1, 500000)) / 1000
+        if rng.random() < 0.15:
+            extra["restriction"] = "限定支付范围"
+        if rng.random() < 0.15:
+            extra["min_level"] = rng.randint(1, 3)
+        f.catalogue_item(
+            code, f"随机项目{n}", coverage_class, first_share=share, default_share="0.10", **extra
+        )
         codes.append(code)
     return codes
 
@@ -102,7 +112,13 @@ def draw_bill(rng, codes: list[str], visit_type: str) -> list[ItemInput]:
             quantity = D(rng.randint(1, 30))
             unit_price = fen(rng, 1, largest // 4)
         bill.append(
-            ItemInput(code=code, quantity=quantity, unit_price=unit_price, name="" if listed else "自带")
+            ItemInput(
+                code=code,
+                quantity=quantity,
+                unit_price=unit_price,
+                name="" if listed else "自带",
+                lmt_used_flag=rng.random() < 0.5,
+            )
         )
     return bill
 
@@ -128,12 +144,23 @@ def assert_split_exact(s: Settlement) -> None:
     assert sum(line.amount for line in lines) == s.total
     for name in ("self_paid", "first_share", "eligible"):
         assert sum(getattr(line, name) for line in lines) == getattr(s, name)
+    assert sum(line.overlmt_selfpay for line in lines) == s.overlmt_selfpay
     for line in lines:
         assert line.amount == line.self_paid + line.first_share + line.eligible
+        # The part above a payment standard is part of what the person pays themself, never negative.
+        assert D("0.00") <= line.overlmt_selfpay <= line.self_paid
+        if line.self_pay_reason == "over_price":
+            standard = CatalogueItem.objects.get(code=line.code).max_price
+            assert line.first_share + line.eligible == (line.quantity * standard).quantize(
+                D("0.01"), rounding=ROUND_HALF_UP
+            )
+        elif line.self_pay_reason:
+            assert line.self_paid == line.amount and line.overlmt_selfpay == 0
         if not line.in_catalogue or line.coverage_class == "C":
             assert line.self_paid == line.amount
         if line.coverage_class == "A":
-            assert line.eligible == line.amount
+            assert line.eligible == line.amount - line.self_paid and line.first_share == 0
+            assert line.self_paid == 0 or line.self_pay_reason
 
 
 @pytest.mark.parametrize("seed", SEEDS)

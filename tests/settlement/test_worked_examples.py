@@ -13,7 +13,7 @@ from accounts.choices import AssistanceCategory
 from filing.dates import today
 from reference.choices import Scheme
 from settlement.models import Accumulator
-from settlement.services import settlement_create, settlement_reverse
+from settlement.services import ItemInput, settlement_create, settlement_reverse
 from tests.factories import person_factory
 from tests.settlement import factories as f
 
@@ -598,3 +598,87 @@ def test_national_ceiling_on_the_reductions():
         with pytest.raises(IntegrityError), transaction.atomic():
             Policy.objects.filter(pk=policy.pk).update(**{name: D(value)})
         policy.refresh_from_db()
+
+
+# --- Payment standards and restricted use on catalogue items ---------------------------------------------
+
+
+def test_payment_standard_and_restricted_use_leave_the_excess_to_the_person():
+    """A Chengdu employee filed as a long-term resident in Beijing is discharged from a level-2 hospital
+    (deductible ¥600, ratio 85 %). Beijing's catalogue sets payment standards on two items, restricts two to a
+    condition (the counter confirms it for one, 限定支付范围) and one to level-3 hospitals.
+
+      1 甲 人工晶体 1 × 2,380.00, standard 1,500.00   → above the standard 880.00, eligible 1,500.00
+      2 乙 注射用紫杉醇 10 × 38.25 = 382.50, standard 35.50 → 10 × 35.50 = 355.00 payable, above 27.50,
+           first share 10 % 35.50, eligible 319.50
+      3 乙 人血白蛋白 6 × 450.00 = 2,700.00, 限抢救或重症, not confirmed → self-paid 2,700.00
+      4 乙 重组人血小板生成素注射液 2 × 1,000.00 = 2,000.00, 限化疗后血小板减少, confirmed
+           → first share 200.00, eligible 1,800.00
+      5 甲 术中神经电生理监测 1 × 800.00, payable from level 3 → self-paid 800.00 at level 2
+      6 甲 床位费 10 × 60.00 = 600.00                 → eligible 600.00
+    total       = 2,380 + 382.50 + 2,700 + 2,000 + 800 + 600                    = 8,862.50
+    self-paid   = 880 + 27.50 + 2,700 + 800 = 4,407.50, of which above the standards 907.50
+    first share = 35.50 + 200                                                   =   235.50
+    eligible    = 1,500 + 319.50 + 1,800 + 600                                  = 4,219.50
+    basic       = (4,219.50 − 600) × 85 % = 3,076.575                          → 3,076.58
+    person pays = 8,862.50 − 3,076.58                                           = 5,785.92
+    """
+    f.policy()
+    f.catalogue_item("C0101", "人工晶体", "A", category="consumable", max_price=D("1500.00"))
+    f.catalogue_item("XL01CD01", "注射用紫杉醇", "B", max_price=D("35.50"))
+    f.catalogue_item("XB05AAR044B002", "人血白蛋白", "B", restriction="限抢救或重症患者")
+    f.catalogue_item("XB02BXT001", "重组人血小板生成素注射液", "B", restriction="限实体瘤化疗后血小板减少")
+    f.catalogue_item("311000001", "术中神经电生理监测", "A", category="service", min_level=3)
+    f.catalogue_item("250203001", "床位费", "A", category="service")
+    person = person_factory()
+    f.filed(person, group="resident")
+    operator, _key = f.counter(f.hospital(level=2))
+    items = f.items(
+        ("C0101", 1, "2380.00"),
+        ("XL01CD01", 10, "38.25"),
+        ("XB05AAR044B002", 6, "450.00"),
+        ("XB02BXT001", 2, "1000.00"),
+        ("311000001", 1, "800.00"),
+        ("250203001", 10, "60.00"),
+    )
+    items[3] = ItemInput(code="XB02BXT001", quantity=D(2), unit_price=D("1000.00"), lmt_used_flag=True)
+
+    s, _ = settlement_create(
+        operator=operator,
+        use_id=f.consumed_use(person, operator),
+        visit_type="inpatient",
+        admission_date=today() - dt.timedelta(days=10),
+        discharge_date=today(),
+        items=items,
+    )
+
+    assert s.total == D("8862.50")
+    assert (s.self_paid, s.overlmt_selfpay, s.first_share, s.eligible) == (
+        D("4407.50"),
+        D("907.50"),
+        D("235.50"),
+        D("4219.50"),
+    )
+    assert (s.deductible, s.ratio, s.basic_fund, s.person_pays) == (
+        D("600.00"),
+        D("0.8500"),
+        D("3076.58"),
+        D("5785.92"),
+    )
+    assert_adds_up(s)
+    lines = {line.line_no: line for line in s.lines.all()}
+    assert [(lines[n].self_pay_reason, lines[n].overlmt_selfpay) for n in range(1, 7)] == [
+        ("over_price", D("880.00")),
+        ("over_price", D("27.50")),
+        ("restricted_condition", D("0.00")),
+        ("", D("0.00")),
+        ("restricted_level", D("0.00")),
+        ("", D("0.00")),
+    ]
+    assert (lines[2].first_share, lines[2].eligible) == (D("35.50"), D("319.50"))
+    assert [r["reason"] for r in s.details["rules"]["payment_standards"]] == [
+        "over_price",
+        "over_price",
+        "restricted_condition",
+        "restricted_level",
+    ]
