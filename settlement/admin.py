@@ -297,6 +297,7 @@ class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
             },
         ),
         (_("Critical illness insurance"), {"fields": ("critical_threshold", "critical_cap")}),
+        (_("Employees' large-amount cover"), {"fields": ("large_amount_ratio", "large_amount_cap")}),
         (
             _("Preferential terms for people in need"),
             {
@@ -446,6 +447,7 @@ class AccumulatorAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "scheme",
         "deductible_paid",
         "basic_fund_paid",
+        "large_amount_paid",
         "critical_fund_paid",
         "assistance_paid",
         "burden",
@@ -482,6 +484,7 @@ class ClearingLineInline(admin.TabularInline):
         "institution",
         "total",
         "basic_fund",
+        "large_amount_fund",
         "critical_fund",
         "assistance_fund",
         "person_pays",
@@ -508,6 +511,7 @@ class ClearingStatementAdmin(admin.ModelAdmin):
         "settlement_count",
         "total",
         "basic_fund",
+        "large_amount_fund",
         "critical_fund",
         "assistance_fund",
         "fund_total",

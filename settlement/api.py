@@ -150,6 +150,7 @@ class SettlementSerializer(serializers.Serializer):
     deductible = _money()
     ratio = serializers.DecimalField(max_digits=5, decimal_places=4)
     basic_fund = _money()
+    large_amount_fund = _money()
     critical_fund = _money()
     assistance_fund = _money()
     fund_total = _money()

@@ -31,7 +31,12 @@ The steps, in order (every money value is a ``Decimal`` in yuan):
    the filing group (other temporary, referral, emergency; 0 when the policy has none), never below 0.
    ``basic = (eligible − group_share − deductible) × ratio``, at most what remains of the annual cap
    (``annual_cap − basic fund paid this year``).
-4. **Personal burden in scope** ``burden = eligible − basic`` (the deductible plus the co-pay); it accumulates
+   **Employees' large-amount cover (大额医疗费用补助, ``hifob_pay``)**, when the policy sets a ratio and a cap
+   (employee scheme): when the basic fund meets its annual cap, the eligible costs it no longer covers,
+   ``excess = (eligible − group_share − deductible) − basic ÷ ratio`` (the quotient rounded to the fen), are
+   paid at the large-amount ratio: ``large = excess × large ratio`` (rounded once), at most what remains of
+   the large-amount annual cap.
+4. **Personal burden in scope** ``burden = eligible − basic − large`` (the deductible plus the co-pay); it accumulates
    over the year and is the base of critical-illness insurance.
 5. **Critical-illness insurance (大病保险)** pays, by tiers, on the year's accumulated burden above the annual
    threshold: ``over = max(0, burden_ytd − threshold)``; a tier ``(lower, ratio)`` pays ``ratio`` on the part
@@ -45,7 +50,7 @@ The steps, in order (every money value is a ``Decimal`` in yuan):
    records which identities triggered the terms and the threshold, tiers and cap it used (``critical_terms``).
 6. **Medical assistance (医疗救助)**, for people of an assistance category the policy names:
    ``(burden − critical) × category ratio``, at most what remains of the category's annual cap.
-7. ``person_pays = total − basic − critical − assistance`` and ``fund_ratio = funds / total``.
+7. ``person_pays = total − basic − large − critical − assistance`` and ``fund_ratio = funds / total``.
 
 **Rounding, the one rule:** each computed money value is rounded to the fen (0.01 yuan) with ``ROUND_HALF_UP``
 exactly once, right where it is computed: a line amount, a first share, the basic fund before it meets the
@@ -149,6 +154,8 @@ class PolicyTerms:
     critical_tiers: Sequence[Tier] = ()
     critical_cap: Decimal = ZERO
     assistance: Mapping[str, AssistanceTerms] = field(default_factory=dict)
+    large_amount_ratio: Decimal = ZERO
+    large_amount_cap: Decimal = ZERO
     preferential: PreferentialTerms | None = None
 
 
@@ -196,6 +203,7 @@ class YearToDate:
     critical_fund_paid: Decimal = ZERO
     assistance_paid: Decimal = ZERO
     burden: Decimal = ZERO
+    large_amount_paid: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -255,10 +263,12 @@ class Split:
     group_share: Decimal = ZERO
     group_rate: Decimal = ZERO  # the filing group's cut or first-share rate that applied (0: none)
     group_terms: str = "cut"
+    large_amount: Decimal = ZERO  # hifob_pay
+    large_amount_capped: bool = False
 
     @property
     def fund_total(self) -> Decimal:
-        return self.basic_fund + self.critical_fund + self.assistance
+        return self.basic_fund + self.large_amount + self.critical_fund + self.assistance
 
     @property
     def fund_ratio(self) -> Decimal:
@@ -273,7 +283,7 @@ class Split:
     @property
     def burden(self) -> Decimal:
         """The personal burden within the eligible scope before critical illness and assistance."""
-        return self.eligible - self.basic_fund
+        return self.eligible - self.basic_fund - self.large_amount
 
 
 def itemise(
@@ -381,6 +391,29 @@ def critical_terms(policy: PolicyTerms, person: PersonFacts) -> CriticalTerms:
     )
 
 
+def large_amount(
+    policy: PolicyTerms,
+    ytd: YearToDate,
+    base: Decimal,
+    basic: Decimal,
+    basic_uncapped: Decimal,
+    ratio: Decimal,
+) -> tuple[Decimal, bool]:
+    """The employees' large-amount cover on the eligible costs above the basic fund's annual cap, and whether
+    its own cap cut it (the one door for that rule). ``base`` is what the basic ratio applied to."""
+    if policy.large_amount_ratio <= 0 or policy.large_amount_cap <= 0 or ratio <= 0:
+        return ZERO, False
+    if basic >= basic_uncapped:  # the basic fund paid in full: nothing is above its cap
+        return ZERO, False
+    covered = to_fen(basic / ratio)  # the costs the basic fund paid on (≥ basic, as ratio ≤ 1)
+    excess = max(ZERO, base - covered)
+    if not excess:
+        return ZERO, False
+    uncapped = to_fen(excess * policy.large_amount_ratio)
+    large = min(uncapped, max(ZERO, policy.large_amount_cap - ytd.large_amount_paid))
+    return large, large < uncapped
+
+
 def settle(
     *,
     policy: PolicyTerms,
@@ -421,9 +454,12 @@ def settle(
     basic_uncapped = to_fen((eligible - group_share - deductible) * ratio)
     cap_left = max(ZERO, policy.annual_cap - ytd.basic_fund_paid)
     basic = min(basic_uncapped, cap_left)
+    large, large_capped = large_amount(
+        policy, ytd, eligible - group_share - deductible, basic, basic_uncapped, ratio
+    )
 
     # 4. Burden in scope, accumulated over the year
-    burden = eligible - basic
+    burden = eligible - basic - large
     burden_ytd = ytd.burden + burden
 
     # 5. Critical illness on the year's burden above the threshold
@@ -442,11 +478,12 @@ def settle(
         assistance = min(assistance_uncapped, max(ZERO, terms.annual_cap - ytd.assistance_paid))
         assistance_capped = assistance < assistance_uncapped
 
-    person_pays = total - basic - critical - assistance
+    person_pays = total - basic - large - critical - assistance
     after = replace(
         ytd,
         deductible_paid=ytd.deductible_paid + deductible,
         basic_fund_paid=ytd.basic_fund_paid + basic,
+        large_amount_paid=ytd.large_amount_paid + large,
         critical_fund_paid=ytd.critical_fund_paid + critical,
         assistance_paid=ytd.assistance_paid + assistance,
         burden=burden_ytd,
@@ -472,6 +509,8 @@ def settle(
         group_share=group_share,
         group_rate=policy.group_cuts.get(person.filing_group, ZERO),
         group_terms=policy.group_terms,
+        large_amount=large,
+        large_amount_capped=large_capped,
     )
 
 
@@ -501,6 +540,11 @@ def applied_rules(split: Split) -> dict:
     ]
     if limited:
         rules["payment_standards"] = limited
+    if split.large_amount or split.large_amount_capped:
+        rules["large_amount"] = {
+            "amount": str(split.large_amount),
+            "capped": split.large_amount_capped,
+        }
     if split.group_rate:
         rules["temporary_reduction"] = {
             "terms": split.group_terms,

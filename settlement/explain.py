@@ -103,6 +103,32 @@ def settlement_explanations(settlement) -> list[Explanation]:
                     % {"line": limited["line"], "code": limited["code"], "amount": limited["amount"]},
                 )
             )
+    large = rules.get("large_amount")
+    if large:
+        out.append(
+            Explanation(
+                rule="large_amount",
+                fund=_("Large-amount medical cover (employees)"),
+                amount=settlement.large_amount_fund,
+                text=(
+                    _(
+                        "The basic fund reached its annual cap of ¥%(cap)s; the employees' large-amount cover "
+                        "(大额医疗费用补助) paid %(ratio)s %% of the eligible costs above it: ¥%(amount)s."
+                    )
+                    % {
+                        "cap": terms.get("annual_cap", ""),
+                        "ratio": _points(terms.get("large_amount_ratio", "0")),
+                        "amount": settlement.large_amount_fund,
+                    }
+                )
+                + (
+                    " "
+                    + _("Its own annual cap of ¥%(cap)s is reached.") % {"cap": terms.get("large_amount_cap")}
+                    if large.get("capped")
+                    else ""
+                ),
+            )
+        )
     reduction = rules.get("temporary_reduction")
     if reduction:
         group = _group_label(settlement.filing_group)

@@ -217,6 +217,18 @@ class Policy(models.Model):
     critical_cap = MoneyField(
         _("critical illness annual cap"), default=ZERO, validators=[MinValueValidator(0)]
     )
+    large_amount_ratio = models.DecimalField(
+        _("large-amount cover ratio"),
+        default=ZERO,
+        help_text=_(
+            "Employees' large-amount cover (大额医疗费用补助): the share it pays of the eligible costs above the "
+            "basic fund's annual cap; 0 means none."
+        ),
+        **RATIO,
+    )
+    large_amount_cap = MoneyField(
+        _("large-amount cover annual cap"), default=ZERO, validators=[MinValueValidator(0)]
+    )
     preferential_identities = models.JSONField(
         _("identities with preferential critical-illness terms"),
         default=national_preferential_identities,
@@ -264,6 +276,10 @@ class Policy(models.Model):
     def clean(self):
         if self.effective_from and self.year and self.effective_from.year != self.year:
             raise ValidationError({"effective_from": _("The effective date must fall in the policy year.")})
+        if self.scheme == Scheme.RESIDENT and (self.large_amount_ratio or self.large_amount_cap):
+            raise ValidationError(
+                {"large_amount_ratio": _("The large-amount cover is for the employee scheme only.")}
+            )
         identities = self.preferential_identities
         if not isinstance(identities, list) or not set(identities) <= set(IdentityKind.values):
             raise ValidationError({"preferential_identities": _("Choose identities from the list.")})
@@ -346,6 +362,7 @@ class Accumulator(models.Model):
     deductible_general_outpatient = _money(_("general outpatient deductible paid"))
     deductible_chronic_outpatient = _money(_("chronic outpatient deductible paid"))
     basic_fund_paid = _money(_("basic fund paid"))
+    large_amount_paid = _money(_("large-amount cover paid"))
     critical_fund_paid = _money(_("critical illness paid"))
     assistance_paid = _money(_("medical assistance paid"))
     burden = _money(_("personal burden within the eligible scope"))
@@ -439,6 +456,7 @@ class Settlement(models.Model):
     deductible = _money(_("deductible"))
     ratio = models.DecimalField(_("basic fund ratio"), **RATIO)
     basic_fund = _money(_("basic fund"))
+    large_amount_fund = _money(_("large-amount cover"))
     critical_fund = _money(_("critical illness insurance"))
     assistance_fund = _money(_("medical assistance"))
     person_pays = _money(_("person pays"))
@@ -483,7 +501,11 @@ class Settlement(models.Model):
             # The split always adds up, whatever writes the row.
             models.CheckConstraint(
                 condition=Q(
-                    total=F("basic_fund") + F("critical_fund") + F("assistance_fund") + F("person_pays")
+                    total=F("basic_fund")
+                    + F("large_amount_fund")
+                    + F("critical_fund")
+                    + F("assistance_fund")
+                    + F("person_pays")
                 ),
                 name="settlement_split_adds_up",
             ),
@@ -498,7 +520,7 @@ class Settlement(models.Model):
 
     @property
     def fund_total(self) -> Decimal:
-        return self.basic_fund + self.critical_fund + self.assistance_fund
+        return self.basic_fund + self.large_amount_fund + self.critical_fund + self.assistance_fund
 
     @property
     def is_reversed(self) -> bool:
@@ -552,6 +574,7 @@ class ClearingStatement(models.Model):
     settlement_count = models.PositiveIntegerField(_("settlements"), default=0)
     total = _money(_("total"))
     basic_fund = _money(_("basic fund"))
+    large_amount_fund = _money(_("large-amount cover"))
     critical_fund = _money(_("critical illness insurance"))
     assistance_fund = _money(_("medical assistance"))
     fund_total = _money(_("funds"))
@@ -571,7 +594,12 @@ class ClearingStatement(models.Model):
                 fields=["month", "insured_province", "treatment_province"], name="clearing_statement_unique"
             ),
             models.CheckConstraint(
-                condition=Q(fund_total=F("basic_fund") + F("critical_fund") + F("assistance_fund")),
+                condition=Q(
+                    fund_total=F("basic_fund")
+                    + F("large_amount_fund")
+                    + F("critical_fund")
+                    + F("assistance_fund")
+                ),
                 name="clearing_funds_add_up",
             ),
         ]
@@ -588,6 +616,7 @@ class ClearingLine(models.Model):
     institution = models.ForeignKey("reference.Institution", on_delete=models.PROTECT, related_name="+")
     total = _money(_("total"))
     basic_fund = _money(_("basic fund"))
+    large_amount_fund = _money(_("large-amount cover"))
     critical_fund = _money(_("critical illness insurance"))
     assistance_fund = _money(_("medical assistance"))
     person_pays = _money(_("paid by the person"))

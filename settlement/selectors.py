@@ -73,6 +73,8 @@ def policy_terms(policy: Policy) -> calculator.PolicyTerms:
             calculator.Tier(lower=t.lower, ratio=t.ratio) for t in policy.critical_tiers.all()
         ),
         critical_cap=policy.critical_cap,
+        large_amount_ratio=policy.large_amount_ratio,
+        large_amount_cap=policy.large_amount_cap,
         assistance={
             rule.category: calculator.AssistanceTerms(ratio=rule.ratio, annual_cap=rule.annual_cap)
             for rule in policy.assistance_rules.all()

@@ -208,6 +208,7 @@ def _ytd(acc: Accumulator, visit_type: str) -> calculator.YearToDate:
     return calculator.YearToDate(
         deductible_paid=getattr(acc, Accumulator.deductible_field(visit_type)),
         basic_fund_paid=acc.basic_fund_paid,
+        large_amount_paid=acc.large_amount_paid,
         critical_fund_paid=acc.critical_fund_paid,
         assistance_paid=acc.assistance_paid,
         burden=acc.burden,
@@ -219,6 +220,7 @@ def _deltas(split: calculator.Split) -> dict[str, Decimal]:
     return {
         "deductible": split.deductible,
         "basic_fund_paid": split.basic_fund,
+        "large_amount_paid": split.large_amount,
         "critical_fund_paid": split.critical_fund,
         "assistance_paid": split.assistance,
         "burden": split.after.burden - split.before.burden,
@@ -230,10 +232,13 @@ def _apply_deltas(acc: Accumulator, visit_type: str, deltas: dict, sign: int) ->
     setattr(acc, deductible_field, getattr(acc, deductible_field) + sign * Decimal(deltas["deductible"]))
     for name in ("basic_fund_paid", "critical_fund_paid", "assistance_paid", "burden"):
         setattr(acc, name, getattr(acc, name) + sign * Decimal(deltas[name]))
+    # Settlements made before the large-amount cover existed have no delta for it.
+    acc.large_amount_paid += sign * Decimal(deltas.get("large_amount_paid", "0"))
     acc.save(
         update_fields=[
             deductible_field,
             "basic_fund_paid",
+            "large_amount_paid",
             "critical_fund_paid",
             "assistance_paid",
             "burden",
@@ -255,6 +260,8 @@ def _terms_snapshot(terms: calculator.PolicyTerms, visit_type: str, level: int) 
         "critical_threshold": str(terms.critical_threshold),
         "critical_tiers": [[str(t.lower), str(t.ratio)] for t in terms.critical_tiers],
         "critical_cap": str(terms.critical_cap),
+        "large_amount_ratio": str(terms.large_amount_ratio),
+        "large_amount_cap": str(terms.large_amount_cap),
         "assistance": {k: [str(v.ratio), str(v.annual_cap)] for k, v in terms.assistance.items()},
         "preferential": None
         if terms.preferential is None
@@ -482,6 +489,7 @@ def _settle(
         deductible=split.deductible,
         ratio=split.ratio,
         basic_fund=split.basic_fund,
+        large_amount_fund=split.large_amount,
         critical_fund=split.critical_fund,
         assistance_fund=split.assistance,
         person_pays=split.person_pays,
@@ -493,6 +501,7 @@ def _settle(
             "deltas": {k: str(v) for k, v in deltas.items()},
             "capped": {
                 "basic": split.basic_capped,
+                "large_amount": split.large_amount_capped,
                 "critical": split.critical_capped,
                 "assistance": split.assistance_capped,
             },
@@ -784,7 +793,7 @@ def _month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, dt.datetime.combine(next_month, dt.time.min, tzinfo=tz)
 
 
-_SUMMED = ("total", "basic_fund", "critical_fund", "assistance_fund", "person_pays")
+_SUMMED = ("total", "basic_fund", "large_amount_fund", "critical_fund", "assistance_fund", "person_pays")
 
 
 @transaction.atomic
@@ -822,7 +831,10 @@ def clearing_build(*, month: dt.date, actor=None) -> list[ClearingStatement]:
             insured_province_id=insured,
             treatment_province_id=treatment,
             settlement_count=len(members),
-            fund_total=sums["basic_fund"] + sums["critical_fund"] + sums["assistance_fund"],
+            fund_total=sums["basic_fund"]
+            + sums["large_amount_fund"]
+            + sums["critical_fund"]
+            + sums["assistance_fund"],
             built_at=now,
             **sums,
         )
@@ -876,6 +888,7 @@ CLEARING_CSV_COLUMNS = [
     "settled_at",
     "total",
     "basic_fund",
+    "large_amount_fund",
     "critical_fund",
     "assistance_fund",
     "person_pays",
@@ -903,6 +916,7 @@ def clearing_export(*, statements) -> str:
                     timezone.localtime(line.settlement.settled_at).isoformat(timespec="seconds"),
                     line.total,
                     line.basic_fund,
+                    line.large_amount_fund,
                     line.critical_fund,
                     line.assistance_fund,
                     line.person_pays,
@@ -918,6 +932,7 @@ def clearing_export(*, statements) -> str:
                 "",
                 statement.total,
                 statement.basic_fund,
+                statement.large_amount_fund,
                 statement.critical_fund,
                 statement.assistance_fund,
                 statement.person_pays,

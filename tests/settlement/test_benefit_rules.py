@@ -230,3 +230,29 @@ def test_counter_confirms_a_restricted_use_through_the_api_and_the_receipt_expla
     assert "其中超出支付标准" in receipt and "超出支付标准 880.00" in receipt
     assert "第 1 行（C0101）价格高于医保支付标准，超出部分 ¥880.00 由个人支付。" in receipt
     assert "限定支付范围未确认" in receipt
+
+
+def test_receipt_and_my_settlements_show_the_large_amount_cover():
+    from settlement.services import settlement_create
+
+    f.policy(annual_cap=D("1000.00"), large_amount_ratio=D("0.90"), large_amount_cap=D("5000.00"))
+    f.catalogue_item("331003012", "腹腔镜下阑尾切除术", "A")
+    person = person_factory()
+    f.filed(person)
+    operator, _key = f.counter()
+    s, _ = settlement_create(
+        operator=operator,
+        use_id=f.consumed_use(person, operator),
+        visit_type="inpatient",
+        admission_date=today() - dt.timedelta(days=3),
+        discharge_date=today(),
+        items=f.items(("331003012", 1, "5000.00")),
+    )
+    # base 4,000 (deductible 1,000); basic 3,200 capped at 1,000; covered 1,000 ÷ 80 % = 1,250;
+    # large-amount (4,000 − 1,250) × 90 % = 2,475.00
+    assert (s.basic_fund, s.large_amount_fund) == (D("1000.00"), D("2475.00"))
+    receipt = signed_in(operator).get(f"/settlements/{s.pk}/receipt").content.decode()
+    assert "职工大额医疗费用补助" in receipt and "2475.00" in receipt
+    assert "基本医保统筹基金已达年度最高支付限额 ¥1000.00" in receipt and "按 90% 支付：¥2475.00" in receipt
+    mine = signed_in(person.user).get("/settlements/").content.decode()
+    assert "大额医疗费用补助支付" in mine and "¥2475.00" in mine

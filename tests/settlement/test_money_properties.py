@@ -32,6 +32,7 @@ ACCUMULATED = (
     "deductible_general_outpatient",
     "deductible_chronic_outpatient",
     "basic_fund_paid",
+    "large_amount_paid",
     "critical_fund_paid",
     "assistance_paid",
     "burden",
@@ -69,6 +70,8 @@ def draw_policy(rng, tight: bool):
         critical_threshold=fen(rng, 0, 2000000),
         tiers=(("0", str(ratio(rng, 50, 70))), (str(D(second_tier) / 100), str(ratio(rng, 60, 90)))),
         critical_cap=fen(rng, 10000, 500000) if tight else fen(rng, 10000000, 50000000),
+        large_amount_ratio=ratio(rng, 0, 95) if rng.random() < 0.7 else D("0"),
+        large_amount_cap=fen(rng, 1000, 100000) if tight else fen(rng, 1000000, 50000000),
         preferential_threshold_factor=ratio(rng, 30, 100),
         preferential_ratio_bonus=ratio(rng, 0, 10),
         preferential_uncapped=rng.random() < 0.7,
@@ -130,16 +133,21 @@ def accumulator(person) -> dict[str, D]:
 
 def assert_split_exact(s: Settlement) -> None:
     assert s.total == s.self_paid + s.first_share + s.eligible
-    assert s.total == s.basic_fund + s.critical_fund + s.assistance_fund + s.person_pays
+    assert s.total == (
+        s.basic_fund + s.large_amount_fund + s.critical_fund + s.assistance_fund + s.person_pays
+    )
     for amount in (s.self_paid, s.first_share, s.eligible, s.deductible, s.person_pays):
         assert amount >= 0 and amount == amount.quantize(D("0.01"))
-    for fund in (s.basic_fund, s.critical_fund, s.assistance_fund):
+    for fund in (s.basic_fund, s.large_amount_fund, s.critical_fund, s.assistance_fund):
         assert fund >= 0
     assert s.group_share >= 0 and s.group_share == s.group_share.quantize(D("0.01"))
     assert s.deductible + s.group_share <= s.eligible
     assert s.basic_fund <= s.eligible - s.group_share - s.deductible
     # The funds pay only within the eligible scope: the person always pays the self-paid part and first share.
-    assert s.basic_fund + s.critical_fund + s.assistance_fund <= s.eligible
+    assert s.fund_total <= s.eligible
+    # The large-amount cover pays only once the basic fund has reached its annual cap.
+    if s.large_amount_fund:
+        assert s.details["capped"]["basic"] or s.basic_fund == 0
     lines = list(s.lines.all())
     assert sum(line.amount for line in lines) == s.total
     for name in ("self_paid", "first_share", "eligible"):
@@ -209,6 +217,7 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
     after = accumulator(person)
     # Every fund within its yearly cap; the accumulators are exactly the sum of what the settlements added.
     assert after["basic_fund_paid"] <= policy.annual_cap
+    assert after["large_amount_paid"] <= policy.large_amount_cap
     if not (preferential and policy.preferential_uncapped):
         assert after["critical_fund_paid"] <= policy.critical_cap
     for s, _ in made:
@@ -223,8 +232,12 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
     else:
         assert after["assistance_paid"] == D("0.00")
     sums = settled.aggregate(
-        basic=Sum("basic_fund"), critical=Sum("critical_fund"), assistance=Sum("assistance_fund")
+        basic=Sum("basic_fund"),
+        critical=Sum("critical_fund"),
+        assistance=Sum("assistance_fund"),
+        large=Sum("large_amount_fund"),
     )
+    assert after["large_amount_paid"] == sums["large"]
     assert (after["basic_fund_paid"], after["critical_fund_paid"], after["assistance_paid"]) == (
         sums["basic"],
         sums["critical"],

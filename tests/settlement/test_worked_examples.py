@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 def assert_adds_up(s):
     assert s.total == s.self_paid + s.first_share + s.eligible
-    assert s.total == s.basic_fund + s.critical_fund + s.assistance_fund + s.person_pays
+    assert s.total == s.basic_fund + s.large_amount_fund + s.critical_fund + s.assistance_fund + s.person_pays
 
 
 def test_inpatient_three_protections_pay_91_4_percent():
@@ -682,3 +682,92 @@ def test_payment_standard_and_restricted_use_leave_the_excess_to_the_person():
         "restricted_condition",
         "restricted_level",
     ]
+
+
+# --- Employees' large-amount cover (大额医疗费用补助, hifob_pay) ---------------------------------------------
+
+
+def test_large_amount_cover_pays_above_the_basic_annual_cap_up_to_its_own_cap():
+    """A Chengdu employee (filed as a long-term resident in Beijing) has two admissions at a level-3 hospital.
+    Policy (demo figures): deductible ¥1,000 per admission, ratio 85 %, basic annual cap ¥50,000; large-amount
+    cover 90 % of the eligible costs above the basic cap, up to ¥40,000 a year; no critical illness insurance
+    for employees here.
+
+    Admission 1, the ¥100,000.00 bill of the preferential example (all class 甲):
+      base                = 100,000 − 1,000                       = 99,000.00
+      basic               = 99,000 × 85 % = 84,150.00, capped at     50,000.00
+      costs basic paid on = 50,000 ÷ 85 % = 58,823.529…            → 58,823.53
+      above the cap       = 99,000 − 58,823.53                       = 40,176.47
+      large-amount        = 40,176.47 × 90 % = 36,158.823           → 36,158.82
+      person pays         = 100,000 − 50,000 − 36,158.82             = 13,841.18
+    Admission 2, ¥9,600.00 (体外循环 4,500 + 重症监护 10 × 510):
+      base 8,600.00; basic 0 (cap used up), so all of it is above the cap
+      large-amount        = 8,600 × 90 % = 7,740.00, capped at 40,000 − 36,158.82 = 3,841.18
+      person pays         = 9,600 − 3,841.18                          = 5,758.82
+    """
+    f.policy(
+        rates={("inpatient", 3): ("1000.00", "0.85", None)},
+        annual_cap=D("50000.00"),
+        large_amount_ratio=D("0.90"),
+        large_amount_cap=D("40000.00"),
+        tiers=(),
+        critical_cap=D("0.00"),
+    )
+    for code, name, category, _q, _p in PREFERENTIAL_BILL:
+        f.catalogue_item(code, name, "A", category=category)
+    person = person_factory()
+    filing = f.filed(person, group="resident", start_date=today() - dt.timedelta(days=60))
+    operator, _key = f.counter()
+
+    def discharge(days_ago, rows):
+        settlement, _ = settlement_create(
+            operator=operator,
+            visit_type="inpatient",
+            filing_id=filing.pk,
+            id_number=person.id_number,
+            admission_date=today() - dt.timedelta(days=days_ago + 5),
+            discharge_date=today() - dt.timedelta(days=days_ago),
+            items=f.items(*rows),
+        )
+        return settlement
+
+    first = discharge(20, [(code, q, p) for code, _n, _c, q, p in PREFERENTIAL_BILL])
+    second = discharge(0, [("330803001", 1, "4500.00"), ("220800001", 10, "510.00")])
+
+    assert (first.total, first.basic_fund, first.large_amount_fund, first.critical_fund) == (
+        D("100000.00"),
+        D("50000.00"),
+        D("36158.82"),
+        D("0.00"),
+    )
+    assert first.person_pays == D("13841.18") and first.fund_total == D("86158.82")
+    assert first.details["capped"] == {
+        "basic": True,
+        "large_amount": False,
+        "critical": False,
+        "assistance": False,
+    }
+    assert (second.total, second.basic_fund, second.large_amount_fund, second.person_pays) == (
+        D("9600.00"),
+        D("0.00"),
+        D("3841.18"),
+        D("5758.82"),
+    )
+    assert second.details["capped"]["large_amount"] is True
+    for s in (first, second):
+        assert_adds_up(s)
+    acc = Accumulator.objects.get(person=person, year=today().year)
+    assert (acc.basic_fund_paid, acc.large_amount_paid) == (D("50000.00"), D("40000.00"))
+
+    settlement_reverse(settlement_id=second.pk, operator=operator, reason="test")
+    acc.refresh_from_db()
+    assert acc.large_amount_paid == D("36158.82")
+
+
+def test_large_amount_cover_is_for_employees_only():
+    from django.core.exceptions import ValidationError
+
+    policy = f.policy(scheme=Scheme.RESIDENT, large_amount_ratio=D("0.90"), large_amount_cap=D("1000.00"))
+    with pytest.raises(ValidationError) as refused:
+        policy.full_clean()
+    assert "large_amount_ratio" in refused.value.message_dict
