@@ -48,8 +48,13 @@ The steps, in order (every money value is a ``Decimal`` in yuan):
    returning to poverty), ``threshold = threshold × factor`` (national 50 %, rounded to the fen), every tier's
    ratio is raised by the bonus (national 5 points, at most 100 %) and the annual cap is lifted. The split
    records which identities triggered the terms and the threshold, tiers and cap it used (``critical_terms``).
-6. **Medical assistance (医疗救助)**, for people of an assistance category the policy names:
-   ``(burden − critical) × category ratio``, at most what remains of the category's annual cap.
+6. **Medical assistance (医疗救助)**, its own policy per category of people (``assistance_terms``: the person's
+   assistance category, else the first identity in force the policy names, in the order extremely poor,
+   low-income, low-income marginal, at risk of returning to poverty), inpatient and outpatient separately,
+   after basic insurance, large-amount cover and critical illness: ``left = burden − critical``; the
+   assistance deductible of the visit kind is charged once a year (``min(left, deductible not yet charged)``);
+   ``assistance = (left − assistance deductible) × kind ratio``, at most what remains of the kind's annual cap
+   (one cap for both kinds unless the rule sets an outpatient cap of its own).
 7. ``person_pays = total − basic − large − critical − assistance`` and ``fund_ratio = funds / total``.
 
 **Rounding, the one rule:** each computed money value is rounded to the fen (0.01 yuan) with ``ROUND_HALF_UP``
@@ -115,10 +120,19 @@ class Tier:
 
 @dataclass(frozen=True)
 class AssistanceTerms:
-    """Medical assistance for one category of people: a ratio of the remaining burden, up to a yearly cap."""
+    """Medical assistance for one category of people: after a yearly deductible, a ratio of the remaining
+    burden up to a yearly cap; inpatient terms, and outpatient ones where they differ (None: the same ratio,
+    one cap for both)."""
 
     ratio: Decimal
     annual_cap: Decimal
+    deductible: Decimal = ZERO
+    outpatient_ratio: Decimal | None = None
+    outpatient_deductible: Decimal = ZERO
+    outpatient_cap: Decimal | None = None
+
+
+ASSISTANCE_ORDER = ("extremely_poor", "low_income", "marginal", "poverty_risk")
 
 
 @dataclass(frozen=True)
@@ -204,6 +218,8 @@ class YearToDate:
     assistance_paid: Decimal = ZERO
     burden: Decimal = ZERO
     large_amount_paid: Decimal = ZERO
+    assistance_outpatient_paid: Decimal = ZERO  # the outpatient part of assistance_paid
+    assistance_deductible_paid: Decimal = ZERO  # the visit kind's (inpatient / outpatient) bucket
 
 
 @dataclass(frozen=True)
@@ -265,6 +281,8 @@ class Split:
     group_terms: str = "cut"
     large_amount: Decimal = ZERO  # hifob_pay
     large_amount_capped: bool = False
+    assistance_category: str = ""  # the category whose assistance terms applied
+    assistance_deductible: Decimal = ZERO
 
     @property
     def fund_total(self) -> Decimal:
@@ -391,6 +409,17 @@ def critical_terms(policy: PolicyTerms, person: PersonFacts) -> CriticalTerms:
     )
 
 
+def assistance_terms(policy: PolicyTerms, person: PersonFacts) -> tuple[str, AssistanceTerms | None]:
+    """The medical-assistance category and terms for this person: their assistance category if the policy
+    names it, else the first identity in force that it names (the one door for who gets assistance)."""
+    if person.assistance_category and person.assistance_category in policy.assistance:
+        return person.assistance_category, policy.assistance[person.assistance_category]
+    for category in ASSISTANCE_ORDER:
+        if category in person.identities and category in policy.assistance:
+            return category, policy.assistance[category]
+    return "", None
+
+
 def large_amount(
     policy: PolicyTerms,
     ytd: YearToDate,
@@ -470,12 +499,25 @@ def settle(
     critical = min(burden, max(ZERO, payable_ytd - ytd.critical_fund_paid))
 
     # 6. Medical assistance on what is left of the burden
-    assistance = ZERO
+    assistance = assistance_deductible = ZERO
     assistance_capped = False
-    terms = policy.assistance.get(person.assistance_category) if person.assistance_category else None
+    outpatient = visit.visit_type != INPATIENT
+    category, terms = assistance_terms(policy, person)
     if terms is not None:
-        assistance_uncapped = to_fen((burden - critical) * terms.ratio)
-        assistance = min(assistance_uncapped, max(ZERO, terms.annual_cap - ytd.assistance_paid))
+        left = burden - critical
+        kind_deductible = terms.outpatient_deductible if outpatient else terms.deductible
+        assistance_deductible = min(left, max(ZERO, kind_deductible - ytd.assistance_deductible_paid))
+        kind_ratio = (
+            terms.outpatient_ratio if outpatient and terms.outpatient_ratio is not None else terms.ratio
+        )
+        assistance_uncapped = to_fen((left - assistance_deductible) * kind_ratio)
+        if terms.outpatient_cap is None:  # one cap for both kinds
+            cap_left = terms.annual_cap - ytd.assistance_paid
+        elif outpatient:
+            cap_left = terms.outpatient_cap - ytd.assistance_outpatient_paid
+        else:
+            cap_left = terms.annual_cap - (ytd.assistance_paid - ytd.assistance_outpatient_paid)
+        assistance = min(assistance_uncapped, max(ZERO, cap_left))
         assistance_capped = assistance < assistance_uncapped
 
     person_pays = total - basic - large - critical - assistance
@@ -486,6 +528,8 @@ def settle(
         large_amount_paid=ytd.large_amount_paid + large,
         critical_fund_paid=ytd.critical_fund_paid + critical,
         assistance_paid=ytd.assistance_paid + assistance,
+        assistance_outpatient_paid=ytd.assistance_outpatient_paid + (assistance if outpatient else ZERO),
+        assistance_deductible_paid=ytd.assistance_deductible_paid + assistance_deductible,
         burden=burden_ytd,
     )
     return Split(
@@ -511,6 +555,8 @@ def settle(
         group_terms=policy.group_terms,
         large_amount=large,
         large_amount_capped=large_capped,
+        assistance_category=category if terms is not None else "",
+        assistance_deductible=assistance_deductible,
     )
 
 
@@ -544,6 +590,13 @@ def applied_rules(split: Split) -> dict:
         rules["large_amount"] = {
             "amount": str(split.large_amount),
             "capped": split.large_amount_capped,
+        }
+    if split.assistance_category and (split.assistance or split.assistance_deductible):
+        rules["assistance"] = {
+            "category": split.assistance_category,
+            "deductible": str(split.assistance_deductible),
+            "amount": str(split.assistance),
+            "capped": split.assistance_capped,
         }
     if split.group_rate:
         rules["temporary_reduction"] = {

@@ -129,6 +129,25 @@ def settlement_explanations(settlement) -> list[Explanation]:
                 ),
             )
         )
+    assistance = rules.get("assistance")
+    if assistance:
+        kind = _("inpatient") if settlement.visit_type == "inpatient" else _("outpatient")
+        text = _(
+            "Medical assistance (医疗救助) for %(identity)s, %(kind)s: after the assistance deductible of "
+            "¥%(deductible)s, it paid ¥%(amount)s of what basic insurance and critical illness left."
+        ) % {
+            "identity": _identity_label(assistance["category"]),
+            "kind": kind,
+            "deductible": assistance["deductible"],
+            "amount": settlement.assistance_fund,
+        }
+        if assistance.get("capped"):
+            text += " " + _("The annual assistance cap is reached.")
+        out.append(
+            Explanation(
+                rule="assistance", fund=_("Medical assistance"), amount=settlement.assistance_fund, text=text
+            )
+        )
     reduction = rules.get("temporary_reduction")
     if reduction:
         group = _group_label(settlement.filing_group)

@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import AssistanceCategory, IdentityKind
+from accounts.choices import IdentityKind
 from core.money import MoneyField
 from reference.choices import InstitutionLevel, Scheme
 
@@ -329,14 +329,41 @@ class CriticalIllnessTier(models.Model):
 
 
 class AssistanceRule(models.Model):
-    """Medical assistance (医疗救助) for one category of people: ratio of the remaining burden, yearly cap."""
+    """Medical assistance (医疗救助) for one category of people (an identity of need): after a yearly deductible,
+    a ratio of what basic insurance and critical illness left, up to a yearly cap; inpatient and outpatient
+    separately where the outpatient fields are set."""
 
     policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="assistance_rules")
-    category = models.CharField(
-        _("category"), max_length=16, choices=[c for c in AssistanceCategory.choices if c[0]]
+    category = models.CharField(_("category"), max_length=16, choices=IdentityKind.choices)
+    deductible = MoneyField(
+        _("inpatient assistance deductible"),
+        default=ZERO,
+        validators=[MinValueValidator(0)],
+        help_text=_("Charged once a year before assistance pays on inpatient bills."),
     )
-    ratio = models.DecimalField(_("ratio"), **RATIO)
-    annual_cap = MoneyField(_("annual cap"), validators=[MinValueValidator(0)])
+    ratio = models.DecimalField(_("inpatient ratio"), **RATIO)
+    annual_cap = MoneyField(
+        _("annual cap"),
+        validators=[MinValueValidator(0)],
+        help_text=_("Inpatient cap; for outpatient bills too unless an outpatient cap is set."),
+    )
+    outpatient_deductible = MoneyField(
+        _("outpatient assistance deductible"), default=ZERO, validators=[MinValueValidator(0)]
+    )
+    outpatient_ratio = models.DecimalField(
+        _("outpatient ratio"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the inpatient ratio."),
+        **RATIO,
+    )
+    outpatient_cap = MoneyField(
+        _("outpatient annual cap"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_("Empty: outpatient assistance shares the annual cap above."),
+    )
 
     class Meta:
         verbose_name = _("medical assistance rule")
@@ -365,6 +392,9 @@ class Accumulator(models.Model):
     large_amount_paid = _money(_("large-amount cover paid"))
     critical_fund_paid = _money(_("critical illness paid"))
     assistance_paid = _money(_("medical assistance paid"))
+    assistance_outpatient_paid = _money(_("outpatient medical assistance paid"))
+    assistance_deductible_inpatient = _money(_("inpatient assistance deductible charged"))
+    assistance_deductible_outpatient = _money(_("outpatient assistance deductible charged"))
     burden = _money(_("personal burden within the eligible scope"))
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -381,6 +411,10 @@ class Accumulator(models.Model):
     @staticmethod
     def deductible_field(visit_type: str) -> str:
         return f"deductible_{visit_type}"
+
+    @staticmethod
+    def assistance_deductible_field(visit_type: str) -> str:
+        return "assistance_deductible_" + ("inpatient" if visit_type == VisitType.INPATIENT else "outpatient")
 
     @property
     def deductible_paid(self) -> Decimal:

@@ -76,7 +76,14 @@ def policy_terms(policy: Policy) -> calculator.PolicyTerms:
         large_amount_ratio=policy.large_amount_ratio,
         large_amount_cap=policy.large_amount_cap,
         assistance={
-            rule.category: calculator.AssistanceTerms(ratio=rule.ratio, annual_cap=rule.annual_cap)
+            rule.category: calculator.AssistanceTerms(
+                ratio=rule.ratio,
+                annual_cap=rule.annual_cap,
+                deductible=rule.deductible,
+                outpatient_ratio=rule.outpatient_ratio,
+                outpatient_deductible=rule.outpatient_deductible,
+                outpatient_cap=rule.outpatient_cap,
+            )
             for rule in policy.assistance_rules.all()
         },
         preferential=calculator.PreferentialTerms(

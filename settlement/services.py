@@ -212,6 +212,8 @@ def _ytd(acc: Accumulator, visit_type: str) -> calculator.YearToDate:
         critical_fund_paid=acc.critical_fund_paid,
         assistance_paid=acc.assistance_paid,
         burden=acc.burden,
+        assistance_outpatient_paid=acc.assistance_outpatient_paid,
+        assistance_deductible_paid=getattr(acc, Accumulator.assistance_deductible_field(visit_type)),
     )
 
 
@@ -221,6 +223,9 @@ def _deltas(split: calculator.Split) -> dict[str, Decimal]:
         "deductible": split.deductible,
         "basic_fund_paid": split.basic_fund,
         "large_amount_paid": split.large_amount,
+        "assistance_deductible": split.assistance_deductible,
+        "assistance_outpatient_paid": split.after.assistance_outpatient_paid
+        - split.before.assistance_outpatient_paid,
         "critical_fund_paid": split.critical_fund,
         "assistance_paid": split.assistance,
         "burden": split.after.burden - split.before.burden,
@@ -232,13 +237,22 @@ def _apply_deltas(acc: Accumulator, visit_type: str, deltas: dict, sign: int) ->
     setattr(acc, deductible_field, getattr(acc, deductible_field) + sign * Decimal(deltas["deductible"]))
     for name in ("basic_fund_paid", "critical_fund_paid", "assistance_paid", "burden"):
         setattr(acc, name, getattr(acc, name) + sign * Decimal(deltas[name]))
-    # Settlements made before the large-amount cover existed have no delta for it.
+    # Settlements made before these accumulators existed have no delta for them.
     acc.large_amount_paid += sign * Decimal(deltas.get("large_amount_paid", "0"))
+    acc.assistance_outpatient_paid += sign * Decimal(deltas.get("assistance_outpatient_paid", "0"))
+    assistance_deductible_field = Accumulator.assistance_deductible_field(visit_type)
+    setattr(
+        acc,
+        assistance_deductible_field,
+        getattr(acc, assistance_deductible_field) + sign * Decimal(deltas.get("assistance_deductible", "0")),
+    )
     acc.save(
         update_fields=[
             deductible_field,
             "basic_fund_paid",
             "large_amount_paid",
+            "assistance_outpatient_paid",
+            assistance_deductible_field,
             "critical_fund_paid",
             "assistance_paid",
             "burden",
@@ -262,7 +276,17 @@ def _terms_snapshot(terms: calculator.PolicyTerms, visit_type: str, level: int) 
         "critical_cap": str(terms.critical_cap),
         "large_amount_ratio": str(terms.large_amount_ratio),
         "large_amount_cap": str(terms.large_amount_cap),
-        "assistance": {k: [str(v.ratio), str(v.annual_cap)] for k, v in terms.assistance.items()},
+        "assistance": {
+            k: [
+                str(v.ratio),
+                str(v.annual_cap),
+                str(v.deductible),
+                None if v.outpatient_ratio is None else str(v.outpatient_ratio),
+                str(v.outpatient_deductible),
+                None if v.outpatient_cap is None else str(v.outpatient_cap),
+            ]
+            for k, v in terms.assistance.items()
+        },
         "preferential": None
         if terms.preferential is None
         else {
@@ -478,7 +502,7 @@ def _settle(
         treatment_province=treatment_province,
         institution_level=institution.level,
         retired=person.retired,
-        assistance_category=person.assistance_category,
+        assistance_category=split.assistance_category or person.assistance_category,
         policy=policy,
         total=split.total,
         self_paid=split.self_paid,

@@ -105,10 +105,24 @@ def policy(
         )
     for lower, ratio in tiers:
         CriticalIllnessTier.objects.create(policy=obj, lower=D(lower), ratio=D(ratio))
-    for category, (ratio, cap) in (
-        assistance or {"low_income": ("0.70", "50000.00"), "extremely_poor": ("1.00", "100000.00")}
+    for category, (ratio, cap, *more) in (
+        {"low_income": ("0.70", "50000.00"), "extremely_poor": ("1.00", "100000.00")}
+        if assistance is None
+        else assistance
     ).items():
-        AssistanceRule.objects.create(policy=obj, category=category, ratio=D(ratio), annual_cap=D(cap))
+        # optional: (…, deductible, outpatient ratio, outpatient deductible, outpatient cap)
+        defaults = ["0", None, "0", None]
+        deductible, out_ratio, out_deductible, out_cap = list(more) + defaults[len(more) :]
+        AssistanceRule.objects.create(
+            policy=obj,
+            category=category,
+            ratio=D(ratio),
+            annual_cap=D(cap),
+            deductible=D(deductible),
+            outpatient_ratio=D(out_ratio) if out_ratio is not None else None,
+            outpatient_deductible=D(out_deductible),
+            outpatient_cap=D(out_cap) if out_cap is not None else None,
+        )
     return obj
 
 

@@ -256,3 +256,32 @@ def test_receipt_and_my_settlements_show_the_large_amount_cover():
     assert "基本医保统筹基金已达年度最高支付限额 ¥1000.00" in receipt and "按 90% 支付：¥2475.00" in receipt
     mine = signed_in(person.user).get("/settlements/").content.decode()
     assert "大额医疗费用补助支付" in mine and "¥2475.00" in mine
+
+
+def test_receipt_explains_medical_assistance_for_an_identity():
+    from settlement.services import settlement_create
+
+    f.policy(assistance={"extremely_poor": ("1.00", "100000.00", "500.00")})
+    f.catalogue_item("331003012", "腹腔镜下阑尾切除术", "A")
+    person = person_factory()
+    f.identity(person, "extremely_poor")
+    f.filed(person)
+    operator, _key = f.counter()
+    s, _ = settlement_create(
+        operator=operator,
+        use_id=f.consumed_use(person, operator),
+        visit_type="inpatient",
+        admission_date=today() - dt.timedelta(days=3),
+        discharge_date=today(),
+        items=f.items(("331003012", 1, "3000.00")),
+    )
+    # basic (3,000 − 1,000) × 80 % = 1,600; burden 1,400 (below the halved threshold of 7,500)
+    # assistance (1,400 − 500) × 100 % = 900.00; the person pays the ¥500 assistance deductible
+    assert (s.basic_fund, s.critical_fund, s.assistance_fund, s.person_pays) == (
+        D("1600.00"),
+        D("0.00"),
+        D("900.00"),
+        D("500.00"),
+    )
+    receipt = signed_in(person.user).get(f"/settlements/{s.pk}/receipt").content.decode()
+    assert "医疗救助（特困人员，住院）：扣除救助起付线 ¥500.00 后" in receipt and "支付 ¥900.00" in receipt

@@ -78,7 +78,7 @@ def test_receipt_and_my_settlements_explain_the_rules_at_phone_and_desktop_size(
             assert page.locator("[data-rule=preferential_critical]").is_visible()
             page.screenshot(path=str(target / f"40-my-settlements-rules-{width}.png"), full_page=True)
             page.goto(base + receipt)
-            assert page.locator(".rules li").count() == 3
+            assert page.locator(".rules li").count() == 4
             page.screenshot(path=str(target / f"41-receipt-rules-{width}.png"), full_page=True)
             # The rules read in full: no text runs out of the page.
             assert page.evaluate(

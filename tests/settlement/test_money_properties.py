@@ -35,6 +35,9 @@ ACCUMULATED = (
     "large_amount_paid",
     "critical_fund_paid",
     "assistance_paid",
+    "assistance_outpatient_paid",
+    "assistance_deductible_inpatient",
+    "assistance_deductible_outpatient",
     "burden",
 )
 VISIT_TYPES = ("inpatient", "general_outpatient", "chronic_outpatient")
@@ -76,8 +79,15 @@ def draw_policy(rng, tight: bool):
         preferential_ratio_bonus=ratio(rng, 0, 10),
         preferential_uncapped=rng.random() < 0.7,
         assistance={
-            "low_income": (str(ratio(rng, 30, 90)), str(fen(rng, 5000, 200000 if tight else 10000000))),
-            "extremely_poor": (str(ratio(rng, 60, 100)), str(fen(rng, 5000, 200000 if tight else 10000000))),
+            category: (
+                str(ratio(rng, low, 100)),
+                str(fen(rng, 5000, 200000 if tight else 10000000)),
+                str(fen(rng, 0, 200000)),
+                str(ratio(rng, 20, 100)) if rng.random() < 0.5 else None,
+                str(fen(rng, 0, 50000)),
+                str(fen(rng, 1000, 100000 if tight else 2000000)) if rng.random() < 0.5 else None,
+            )
+            for category, low in (("low_income", 30), ("extremely_poor", 60), ("poverty_risk", 40))
         },
     )
 
@@ -227,8 +237,17 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
             assert s.ratio <= 1 and (s.group_share == 0 or filing.group in ("temporary", "referral"))
         else:
             assert s.group_share == D("0.00")
-    if category:
-        assert after["assistance_paid"] <= policy.assistance_rules.get(category=category).annual_cap
+    # The assistance category: the person's, else the identity in force the policy names.
+    applied = category or (identity if identity in ("low_income", "extremely_poor", "poverty_risk") else "")
+    if applied:
+        rule = policy.assistance_rules.get(category=applied)
+        if rule.outpatient_cap is None:
+            assert after["assistance_paid"] <= rule.annual_cap
+        else:
+            assert after["assistance_outpatient_paid"] <= rule.outpatient_cap
+            assert after["assistance_paid"] - after["assistance_outpatient_paid"] <= rule.annual_cap
+        assert after["assistance_deductible_inpatient"] <= rule.deductible
+        assert after["assistance_deductible_outpatient"] <= rule.outpatient_deductible
     else:
         assert after["assistance_paid"] == D("0.00")
     sums = settled.aggregate(

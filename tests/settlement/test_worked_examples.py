@@ -771,3 +771,131 @@ def test_large_amount_cover_is_for_employees_only():
     with pytest.raises(ValidationError) as refused:
         policy.full_clean()
     assert "large_amount_ratio" in refused.value.message_dict
+
+
+# --- Medical assistance as its own policy (医疗救助) --------------------------------------------------------
+
+
+def test_medical_assistance_deductible_and_caps_inpatient_and_outpatient_separately():
+    """A Baoding resident confirmed low-income (低保, an identity, no category typed in by hand), filed in
+    Beijing, level-3 hospital. Baoding's resident policy: inpatient deductible ¥1,300, ratio 55 %; general
+    outpatient deductible ¥100 a year, ratio 40 %; critical illness above ¥12,000, 60 % — for low-income people
+    the preferential terms: above ¥6,000, 65 %, no cap. Medical assistance for low-income people: inpatient
+    ¥1,000 deductible a year, 70 %, ¥30,000 a year; outpatient ¥200 deductible a year, 50 %, ¥100 a year.
+
+    Inpatient ¥20,000.00 (all class 甲):
+      basic 18,700 × 55 % = 10,285.00; burden 9,715.00
+      critical (9,715 − 6,000) × 65 % = 2,414.75; left 7,300.25
+      assistance (7,300.25 − 1,000) × 70 % = 4,410.175 → 4,410.18
+      person pays 20,000 − 10,285 − 2,414.75 − 4,410.18 = 2,890.07
+    Outpatient ¥1,000.00: basic (1,000 − 100) × 40 % = 360.00; burden 640.00 (year 10,355.00)
+      critical (10,355 − 6,000) × 65 % = 2,830.75 to date, this visit 2,830.75 − 2,414.75 = 416.00; left 224.00
+      assistance (224 − 200) × 50 % = 12.00; person pays 1,000 − 360 − 416 − 12 = 212.00
+    Outpatient ¥1,000.00 again: basic 400.00; burden 600.00 (year 10,955.00)
+      critical 3,220.75 − 2,830.75 = 390.00; left 210.00; assistance 105.00, capped at 100 − 12 = 88.00
+      person pays 1,000 − 400 − 390 − 88 = 122.00
+    The inpatient assistance cap is untouched by outpatient visits (30,000 − 4,410.18 left).
+    """
+    from settlement.models import AssistanceRule
+
+    policy = f.policy(
+        region_code="130600",
+        scheme=Scheme.RESIDENT,
+        rates={
+            ("inpatient", 3): ("1300.00", "0.55", None),
+            ("general_outpatient", 3): ("100.00", "0.40", None),
+        },
+        critical_threshold=D("12000.00"),
+        tiers=(("0", "0.60"),),
+        assistance={},
+    )
+    AssistanceRule.objects.create(
+        policy=policy,
+        category="low_income",
+        deductible=D("1000.00"),
+        ratio=D("0.70"),
+        annual_cap=D("30000.00"),
+        outpatient_deductible=D("200.00"),
+        outpatient_ratio=D("0.50"),
+        outpatient_cap=D("100.00"),
+    )
+    for code, name, category, _q, _p in PREFERENTIAL_BILL:
+        f.catalogue_item(code, name, "A", category=category)
+    person = person_factory(insured_region="130600", scheme=Scheme.RESIDENT)
+    f.identity(person, "low_income")
+    filing = f.filed(person, group="resident", start_date=today() - dt.timedelta(days=40))
+    operator, _key = f.counter()
+
+    inpatient, _ = settlement_create(
+        operator=operator,
+        visit_type="inpatient",
+        filing_id=filing.pk,
+        id_number=person.id_number,
+        admission_date=today() - dt.timedelta(days=9),
+        discharge_date=today() - dt.timedelta(days=2),
+        items=f.items(("330802010", 1, "12800.00"), ("330803001", 1, "4500.00"), ("220800001", 5, "540.00")),
+    )
+    outpatients = []
+    for _ in range(2):
+        s, _ = settlement_create(
+            operator=operator,
+            use_id=f.consumed_use(person, operator),
+            visit_type="general_outpatient",
+            visit_date=today(),
+            items=f.items(("220800001", 2, "500.00")),
+        )
+        outpatients.append(s)
+
+    assert inpatient.total == D("20000.00")
+    assert (
+        inpatient.basic_fund,
+        inpatient.critical_fund,
+        inpatient.assistance_fund,
+        inpatient.person_pays,
+    ) == (
+        D("10285.00"),
+        D("2414.75"),
+        D("4410.18"),
+        D("2890.07"),
+    )
+    assert inpatient.assistance_category == "low_income"
+    assert inpatient.details["rules"]["assistance"] == {
+        "category": "low_income",
+        "deductible": "1000.00",
+        "amount": "4410.18",
+        "capped": False,
+    }
+    first, second = outpatients
+    assert (first.basic_fund, first.critical_fund, first.assistance_fund, first.person_pays) == (
+        D("360.00"),
+        D("416.00"),
+        D("12.00"),
+        D("212.00"),
+    )
+    assert (second.basic_fund, second.critical_fund, second.assistance_fund, second.person_pays) == (
+        D("400.00"),
+        D("390.00"),
+        D("88.00"),
+        D("122.00"),
+    )
+    assert second.details["capped"]["assistance"] is True
+    for s in (inpatient, first, second):
+        assert_adds_up(s)
+    acc = Accumulator.objects.get(person=person, year=today().year)
+    assert (
+        acc.assistance_paid,
+        acc.assistance_outpatient_paid,
+        acc.assistance_deductible_inpatient,
+        acc.assistance_deductible_outpatient,
+    ) == (D("4510.18"), D("100.00"), D("1000.00"), D("200.00"))
+
+    for s in (second, first, inpatient):
+        settlement_reverse(settlement_id=s.pk, operator=operator, reason="test")
+    acc.refresh_from_db()
+    assert (
+        acc.assistance_paid,
+        acc.assistance_outpatient_paid,
+        acc.assistance_deductible_inpatient,
+        acc.assistance_deductible_outpatient,
+        acc.burden,
+    ) == (D("0.00"),) * 5
