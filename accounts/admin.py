@@ -8,7 +8,7 @@ from core.validators import validate_id_number, validate_phone
 from reference.choices import Scheme
 
 from .choices import Role
-from .models import ApiKey, InsuredPerson, PersonIdentity, User
+from .models import ApiKey, DiseaseCertification, InsuredPerson, PersonIdentity, User
 from .person_search import PersonSearchMixin
 from .services import (
     api_key_create,
@@ -91,6 +91,15 @@ class PersonIdentityInline(admin.TabularInline):
     fields = ("kind", "valid_from", "valid_to", "source")
 
 
+class DiseaseCertificationInline(admin.TabularInline):
+    """The person's outpatient chronic/special disease certifications (门诊慢特病认定)."""
+
+    model = DiseaseCertification
+    extra = 0
+    fields = ("disease", "valid_from", "valid_to", "institution")
+    autocomplete_fields = ("institution",)
+
+
 @admin.register(InsuredPerson)
 class InsuredPersonAdmin(PersonSearchMixin, admin.ModelAdmin):
     """People are shown masked; search takes a full ID number or phone (posted, never in the address) and finds
@@ -109,7 +118,7 @@ class InsuredPersonAdmin(PersonSearchMixin, admin.ModelAdmin):
     list_filter = ("scheme", "status", "retired", "insured_region__parent")
     list_select_related = ("insured_region",)
     search_help_text = _("Enter a full ID number or mobile number.")
-    inlines = (PersonIdentityInline,)
+    inlines = (PersonIdentityInline, DiseaseCertificationInline)
     readonly_fields = (
         "masked_name",
         "masked_id_number",

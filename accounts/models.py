@@ -14,7 +14,7 @@ from core.masking import mask_id_number, mask_name, mask_phone
 from core.validators import id_birth_date
 from reference.choices import Scheme
 
-from .choices import AssistanceCategory, Gender, IdentityKind, Language, PersonStatus, Role
+from .choices import AssistanceCategory, ChronicDisease, Gender, IdentityKind, Language, PersonStatus, Role
 
 
 class User(AbstractUser):
@@ -221,6 +221,59 @@ def identities_on(person, day) -> frozenset[str]:
         Q(valid_to__isnull=True) | Q(valid_to__gte=day)
     )
     return frozenset(rows.values_list("kind", flat=True))
+
+
+class DiseaseCertification(models.Model):
+    """The insured area's certification (认定) of a person for an outpatient chronic or special disease: which
+    disease, from when (until when), by which institution. Health data: shown only to staff of the insured
+    area and the person; the benefit rules read the certifications in force on the visit date."""
+
+    person = models.ForeignKey(
+        InsuredPerson,
+        verbose_name=_("insured person"),
+        on_delete=models.CASCADE,
+        related_name="disease_certifications",
+    )
+    disease = models.CharField(_("disease"), max_length=20, choices=ChronicDisease.choices)
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(_("valid until"), null=True, blank=True, help_text=_("Empty: until revoked."))
+    institution = models.ForeignKey(
+        "reference.Institution",
+        verbose_name=_("certifying institution"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("chronic disease certification")
+        verbose_name_plural = _("chronic disease certifications")
+        ordering = ["person_id", "disease", "-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="disease_certification_dates_in_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        end = f"{self.valid_to:%Y-%m-%d}" if self.valid_to else "…"
+        return f"{self.get_disease_display()} {self.valid_from:%Y-%m-%d} – {end}"
+
+    def clean(self):
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValidationError({"valid_to": _("The end date must not be before the start date.")})
+
+
+def certified_diseases_on(person, day) -> frozenset[str]:
+    """The chronic diseases `person` is certified for on `day` (the one door for that fact)."""
+    rows = DiseaseCertification.objects.filter(person=person, valid_from__lte=day).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=day)
+    )
+    return frozenset(rows.values_list("disease", flat=True))
 
 
 class AuthToken(models.Model):

@@ -27,6 +27,7 @@ from .models import (
     ClearingLine,
     ClearingStatement,
     CriticalIllnessTier,
+    DiseaseLimit,
     Policy,
     PolicyRate,
     Prepayment,
@@ -224,6 +225,11 @@ class AssistanceRuleInline(admin.TabularInline):
     extra = 0
 
 
+class DiseaseLimitInline(admin.TabularInline):
+    model = DiseaseLimit
+    extra = 0
+
+
 class AreaScopedMixin:
     """Reviewers see and change only rows of their own pooling area (`area_field`)."""
 
@@ -280,7 +286,13 @@ class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
     search_fields = ("region__code", "region__name", "name")
     list_select_related = ("region",)
     autocomplete_fields = ("region",)
-    inlines = [PolicyRateInline, CriticalIllnessTierInline, AssistanceRuleInline, AuditEventInline]
+    inlines = [
+        PolicyRateInline,
+        CriticalIllnessTierInline,
+        AssistanceRuleInline,
+        DiseaseLimitInline,
+        AuditEventInline,
+    ]
     fieldsets = (
         (None, {"fields": ("region", "scheme", "year", "effective_from", "name")}),
         (
@@ -289,6 +301,8 @@ class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
                 "fields": (
                     "annual_cap",
                     "deductible_per_admission",
+                    "general_outpatient_cap",
+                    "general_outpatient_counts_to_critical",
                     "temporary_terms",
                     "temporary_cut",
                     "referral_cut",

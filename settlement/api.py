@@ -78,6 +78,14 @@ class SettlementCreateInputSerializer(serializers.Serializer):
         help_text="Unique per institution; a retry returns the first result.",
     )
     items = ItemInputSerializer(many=True, allow_empty=False, max_length=1000)
+    disease = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=20,
+        help_text="Chronic/special-disease outpatient visits: the certified disease treated "
+        "(hypertension, diabetes, tumour_therapy, uraemia_dialysis, anti_rejection).",
+    )
 
     def validate_visit_type(self, value: str) -> str:
         if value not in VisitType.values:
@@ -133,6 +141,7 @@ class SettlementSerializer(serializers.Serializer):
     person = serializers.SerializerMethodField()
     institution = serializers.SerializerMethodField()
     visit_type = serializers.CharField()
+    disease = serializers.CharField()
     visit_date = serializers.DateField()
     admission_date = serializers.DateField(allow_null=True)
     discharge_date = serializers.DateField(allow_null=True)

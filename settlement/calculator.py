@@ -29,7 +29,10 @@ The steps, in order (every money value is a ``Decimal`` in yuan):
    default) and once a year otherwise. ``deductible = min(eligible, remaining deductible)``.
 3. **Basic fund (统筹基金).** ``ratio`` = the level's ratio (the retirees' ratio for retirees) minus the cut of
    the filing group (other temporary, referral, emergency; 0 when the policy has none), never below 0.
-   ``basic = (eligible − group_share − deductible) × ratio``, at most what remains of the annual cap
+   ``basic = (eligible − group_share − deductible) × ratio``; limits by visit type: a general-outpatient visit
+   also stays within what remains of the policy's general-outpatient annual limit (when it sets one), and a
+   chronic/special-disease outpatient visit within what remains of that disease's annual limit (``basic_limit``).
+   ``basic =`` its minimum with all of them, at most what remains of the annual cap
    (``annual_cap − basic fund paid this year``).
    **Employees' large-amount cover (大额医疗费用补助, ``hifob_pay``)**, when the policy sets a ratio and a cap
    (employee scheme): when the basic fund meets its annual cap, the eligible costs it no longer covers,
@@ -78,6 +81,8 @@ ONE = Decimal("1")
 
 VISIT_TYPES = ("inpatient", "general_outpatient", "chronic_outpatient")
 INPATIENT = "inpatient"
+GENERAL_OUTPATIENT = "general_outpatient"
+CHRONIC_OUTPATIENT = "chronic_outpatient"
 
 GROUP_CUT = "cut"
 GROUP_FIRST_SHARE = "first_share"
@@ -170,6 +175,9 @@ class PolicyTerms:
     assistance: Mapping[str, AssistanceTerms] = field(default_factory=dict)
     large_amount_ratio: Decimal = ZERO
     large_amount_cap: Decimal = ZERO
+    general_outpatient_cap: Decimal | None = None  # None: only the annual cap
+    general_outpatient_counts_to_critical: bool = True
+    disease_limits: Mapping[str, Decimal] = field(default_factory=dict)
     preferential: PreferentialTerms | None = None
 
 
@@ -220,12 +228,15 @@ class YearToDate:
     large_amount_paid: Decimal = ZERO
     assistance_outpatient_paid: Decimal = ZERO  # the outpatient part of assistance_paid
     assistance_deductible_paid: Decimal = ZERO  # the visit kind's (inpatient / outpatient) bucket
+    general_outpatient_basic_paid: Decimal = ZERO
+    disease_basic_paid: Decimal = ZERO  # the basic fund paid this year for the visit's certified disease
 
 
 @dataclass(frozen=True)
 class Visit:
     visit_type: str
     institution_level: int
+    disease: str = ""  # the certified chronic/special disease treated (chronic outpatient visits)
 
 
 @dataclass(frozen=True)
@@ -283,6 +294,7 @@ class Split:
     large_amount_capped: bool = False
     assistance_category: str = ""  # the category whose assistance terms applied
     assistance_deductible: Decimal = ZERO
+    basic_limit: str = ""  # which limit cut the basic fund: annual_cap, general_outpatient_cap, disease_limit
 
     @property
     def fund_total(self) -> Decimal:
@@ -409,6 +421,20 @@ def critical_terms(policy: PolicyTerms, person: PersonFacts) -> CriticalTerms:
     )
 
 
+def basic_limit(policy: PolicyTerms, ytd: YearToDate, visit: Visit) -> tuple[str, Decimal]:
+    """The tightest limit on the basic fund for this visit and what remains of it: the annual cap, the
+    general-outpatient annual limit, the certified disease's annual limit (the one door for those limits)."""
+    limits = [("annual_cap", policy.annual_cap - ytd.basic_fund_paid)]
+    if visit.visit_type == GENERAL_OUTPATIENT and policy.general_outpatient_cap is not None:
+        limits.append(
+            ("general_outpatient_cap", policy.general_outpatient_cap - ytd.general_outpatient_basic_paid)
+        )
+    if visit.disease and visit.disease in policy.disease_limits:
+        limits.append(("disease_limit", policy.disease_limits[visit.disease] - ytd.disease_basic_paid))
+    name, left = min(limits, key=lambda item: item[1])
+    return name, max(ZERO, left)
+
+
 def assistance_terms(policy: PolicyTerms, person: PersonFacts) -> tuple[str, AssistanceTerms | None]:
     """The medical-assistance category and terms for this person: their assistance category if the policy
     names it, else the first identity in force that it names (the one door for who gets assistance)."""
@@ -481,22 +507,25 @@ def settle(
     # 3. Basic fund
     ratio = basic_ratio(policy, rate, person)
     basic_uncapped = to_fen((eligible - group_share - deductible) * ratio)
-    cap_left = max(ZERO, policy.annual_cap - ytd.basic_fund_paid)
+    limit, cap_left = basic_limit(policy, ytd, visit)
     basic = min(basic_uncapped, cap_left)
-    large, large_capped = large_amount(
-        policy, ytd, eligible - group_share - deductible, basic, basic_uncapped, ratio
+    large, large_capped = (
+        large_amount(policy, ytd, eligible - group_share - deductible, basic, basic_uncapped, ratio)
+        if limit == "annual_cap"
+        else (ZERO, False)
     )
 
-    # 4. Burden in scope, accumulated over the year
+    # 4. Burden in scope, accumulated over the year (general outpatient only where the policy counts it)
     burden = eligible - basic - large
-    burden_ytd = ytd.burden + burden
+    counts = visit.visit_type != GENERAL_OUTPATIENT or policy.general_outpatient_counts_to_critical
+    burden_ytd = ytd.burden + (burden if counts else ZERO)
 
     # 5. Critical illness on the year's burden above the threshold
     crit = critical_terms(policy, person)
     over = max(ZERO, burden_ytd - crit.threshold)
     payable_uncapped = to_fen(tiered(over, crit.tiers))
     payable_ytd = payable_uncapped if crit.cap is None else min(payable_uncapped, crit.cap)
-    critical = min(burden, max(ZERO, payable_ytd - ytd.critical_fund_paid))
+    critical = min(burden, max(ZERO, payable_ytd - ytd.critical_fund_paid)) if counts else ZERO
 
     # 6. Medical assistance on what is left of the burden
     assistance = assistance_deductible = ZERO
@@ -530,6 +559,9 @@ def settle(
         assistance_paid=ytd.assistance_paid + assistance,
         assistance_outpatient_paid=ytd.assistance_outpatient_paid + (assistance if outpatient else ZERO),
         assistance_deductible_paid=ytd.assistance_deductible_paid + assistance_deductible,
+        general_outpatient_basic_paid=ytd.general_outpatient_basic_paid
+        + (basic if visit.visit_type == GENERAL_OUTPATIENT else ZERO),
+        disease_basic_paid=ytd.disease_basic_paid + (basic if visit.disease else ZERO),
         burden=burden_ytd,
     )
     return Split(
@@ -556,6 +588,7 @@ def settle(
         large_amount=large,
         large_amount_capped=large_capped,
         assistance_category=category if terms is not None else "",
+        basic_limit=limit if basic < basic_uncapped else "",
         assistance_deductible=assistance_deductible,
     )
 
@@ -586,6 +619,8 @@ def applied_rules(split: Split) -> dict:
     ]
     if limited:
         rules["payment_standards"] = limited
+    if split.basic_limit and split.basic_limit != "annual_cap":
+        rules["visit_limit"] = {"limit": split.basic_limit, "amount": str(split.basic_fund)}
     if split.large_amount or split.large_amount_capped:
         rules["large_amount"] = {
             "amount": str(split.large_amount),

@@ -24,3 +24,6 @@ class SettlementErrorCode(str, Enum):
     REVERSAL_NOT_SAME_DAY = "reversal_not_same_day"
     SETTLEMENT_NOT_FOUND = "settlement_not_found"
     CATALOGUE_IMPORT_INVALID = "catalogue_import_invalid"
+    DISEASE_REQUIRED = "disease_required"
+    INVALID_DISEASE = "invalid_disease"
+    DISEASE_NOT_CERTIFIED = "disease_not_certified"

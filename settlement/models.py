@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import IdentityKind
+from accounts.choices import ChronicDisease, IdentityKind
 from core.money import MoneyField
 from reference.choices import InstitutionLevel, Scheme
 
@@ -229,6 +229,22 @@ class Policy(models.Model):
     large_amount_cap = MoneyField(
         _("large-amount cover annual cap"), default=ZERO, validators=[MinValueValidator(0)]
     )
+    general_outpatient_cap = MoneyField(
+        _("general outpatient annual limit"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_(
+            "The most the basic fund pays for general outpatient visits in a year; empty: no own limit."
+        ),
+    )
+    general_outpatient_counts_to_critical = models.BooleanField(
+        _("general outpatient costs count toward critical illness"),
+        default=True,
+        help_text=_(
+            "Whether the burden of general outpatient visits counts toward the critical-illness threshold."
+        ),
+    )
     preferential_identities = models.JSONField(
         _("identities with preferential critical-illness terms"),
         default=national_preferential_identities,
@@ -374,6 +390,23 @@ class AssistanceRule(models.Model):
         return self.get_category_display()
 
 
+class DiseaseLimit(models.Model):
+    """The basic fund's yearly limit for one outpatient chronic/special disease (门诊慢特病)."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="disease_limits")
+    disease = models.CharField(_("disease"), max_length=20, choices=ChronicDisease.choices)
+    annual_limit = MoneyField(_("annual limit"), validators=[MinValueValidator(0)])
+
+    class Meta:
+        verbose_name = _("chronic disease limit")
+        verbose_name_plural = _("chronic disease limits")
+        ordering = ["disease"]
+        constraints = [models.UniqueConstraint(fields=["policy", "disease"], name="disease_limit_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_disease_display()}: {self.annual_limit}"
+
+
 # --- Accumulators and settlements ----------------------------------------------------------------------------
 
 
@@ -395,6 +428,9 @@ class Accumulator(models.Model):
     assistance_outpatient_paid = _money(_("outpatient medical assistance paid"))
     assistance_deductible_inpatient = _money(_("inpatient assistance deductible charged"))
     assistance_deductible_outpatient = _money(_("outpatient assistance deductible charged"))
+    general_outpatient_basic_paid = _money(_("basic fund paid for general outpatient visits"))
+    # {disease: "yuan"}: the basic fund paid this year per certified chronic/special disease.
+    disease_basic_paid = models.JSONField(_("basic fund paid per chronic disease"), default=dict, blank=True)
     burden = _money(_("personal burden within the eligible scope"))
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -465,6 +501,9 @@ class Settlement(models.Model):
     emergency = models.BooleanField(_("emergency"), default=False)
     request_no = models.CharField(_("request number"), max_length=64, blank=True)
     visit_type = models.CharField(_("visit type"), max_length=20, choices=VisitType.choices)
+    disease = models.CharField(
+        _("chronic disease"), max_length=20, blank=True, choices=ChronicDisease.choices
+    )
     visit_date = models.DateField(_("visit or discharge date"))
     admission_date = models.DateField(_("admission date"), null=True, blank=True)
     discharge_date = models.DateField(_("discharge date"), null=True, blank=True)

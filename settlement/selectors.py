@@ -44,7 +44,7 @@ def policy_in_force(*, region_code: str, scheme: str, on_date: dt.date) -> Polic
             region_id=region_code, scheme=scheme, year=on_date.year, effective_from__lte=on_date
         )
         .order_by("-effective_from")
-        .prefetch_related("rates", "critical_tiers", "assistance_rules")
+        .prefetch_related("rates", "critical_tiers", "assistance_rules", "disease_limits")
         .first()
     )
 
@@ -75,6 +75,9 @@ def policy_terms(policy: Policy) -> calculator.PolicyTerms:
         critical_cap=policy.critical_cap,
         large_amount_ratio=policy.large_amount_ratio,
         large_amount_cap=policy.large_amount_cap,
+        general_outpatient_cap=policy.general_outpatient_cap,
+        general_outpatient_counts_to_critical=policy.general_outpatient_counts_to_critical,
+        disease_limits={row.disease: row.annual_limit for row in policy.disease_limits.all()},
         assistance={
             rule.category: calculator.AssistanceTerms(
                 ratio=rule.ratio,

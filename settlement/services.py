@@ -17,7 +17,8 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import identities_on
+from accounts.choices import ChronicDisease
+from accounts.models import certified_diseases_on, identities_on
 from accounts.services import person_get_by_id_number
 from core.audit import audit_record
 from core.deferred import deferrable, deferred_create
@@ -204,7 +205,7 @@ def _accumulator_locked(*, person, year: int, scheme: str) -> Accumulator:
     return Accumulator.objects.select_for_update().get(person=person, year=year, scheme=scheme)
 
 
-def _ytd(acc: Accumulator, visit_type: str) -> calculator.YearToDate:
+def _ytd(acc: Accumulator, visit_type: str, disease: str = "") -> calculator.YearToDate:
     return calculator.YearToDate(
         deductible_paid=getattr(acc, Accumulator.deductible_field(visit_type)),
         basic_fund_paid=acc.basic_fund_paid,
@@ -214,6 +215,10 @@ def _ytd(acc: Accumulator, visit_type: str) -> calculator.YearToDate:
         burden=acc.burden,
         assistance_outpatient_paid=acc.assistance_outpatient_paid,
         assistance_deductible_paid=getattr(acc, Accumulator.assistance_deductible_field(visit_type)),
+        general_outpatient_basic_paid=acc.general_outpatient_basic_paid,
+        disease_basic_paid=Decimal((acc.disease_basic_paid or {}).get(disease, "0.00"))
+        if disease
+        else Decimal("0.00"),
     )
 
 
@@ -226,13 +231,16 @@ def _deltas(split: calculator.Split) -> dict[str, Decimal]:
         "assistance_deductible": split.assistance_deductible,
         "assistance_outpatient_paid": split.after.assistance_outpatient_paid
         - split.before.assistance_outpatient_paid,
+        "general_outpatient_basic_paid": split.after.general_outpatient_basic_paid
+        - split.before.general_outpatient_basic_paid,
+        "disease_basic_paid": split.after.disease_basic_paid - split.before.disease_basic_paid,
         "critical_fund_paid": split.critical_fund,
         "assistance_paid": split.assistance,
         "burden": split.after.burden - split.before.burden,
     }
 
 
-def _apply_deltas(acc: Accumulator, visit_type: str, deltas: dict, sign: int) -> None:
+def _apply_deltas(acc: Accumulator, visit_type: str, deltas: dict, sign: int, disease: str = "") -> None:
     deductible_field = Accumulator.deductible_field(visit_type)
     setattr(acc, deductible_field, getattr(acc, deductible_field) + sign * Decimal(deltas["deductible"]))
     for name in ("basic_fund_paid", "critical_fund_paid", "assistance_paid", "burden"):
@@ -240,6 +248,14 @@ def _apply_deltas(acc: Accumulator, visit_type: str, deltas: dict, sign: int) ->
     # Settlements made before these accumulators existed have no delta for them.
     acc.large_amount_paid += sign * Decimal(deltas.get("large_amount_paid", "0"))
     acc.assistance_outpatient_paid += sign * Decimal(deltas.get("assistance_outpatient_paid", "0"))
+    acc.general_outpatient_basic_paid += sign * Decimal(deltas.get("general_outpatient_basic_paid", "0"))
+    if disease:
+        per_disease = dict(acc.disease_basic_paid or {})
+        paid = Decimal(per_disease.get(disease, "0.00")) + sign * Decimal(
+            deltas.get("disease_basic_paid", "0")
+        )
+        per_disease[disease] = str(paid)
+        acc.disease_basic_paid = per_disease
     assistance_deductible_field = Accumulator.assistance_deductible_field(visit_type)
     setattr(
         acc,
@@ -253,6 +269,8 @@ def _apply_deltas(acc: Accumulator, visit_type: str, deltas: dict, sign: int) ->
             "large_amount_paid",
             "assistance_outpatient_paid",
             assistance_deductible_field,
+            "general_outpatient_basic_paid",
+            "disease_basic_paid",
             "critical_fund_paid",
             "assistance_paid",
             "burden",
@@ -274,6 +292,11 @@ def _terms_snapshot(terms: calculator.PolicyTerms, visit_type: str, level: int) 
         "critical_threshold": str(terms.critical_threshold),
         "critical_tiers": [[str(t.lower), str(t.ratio)] for t in terms.critical_tiers],
         "critical_cap": str(terms.critical_cap),
+        "general_outpatient_cap": None
+        if terms.general_outpatient_cap is None
+        else str(terms.general_outpatient_cap),
+        "general_outpatient_counts_to_critical": terms.general_outpatient_counts_to_critical,
+        "disease_limits": {k: str(v) for k, v in terms.disease_limits.items()},
         "large_amount_ratio": str(terms.large_amount_ratio),
         "large_amount_cap": str(terms.large_amount_cap),
         "assistance": {
@@ -296,6 +319,29 @@ def _terms_snapshot(terms: calculator.PolicyTerms, visit_type: str, level: int) 
             "uncapped": terms.preferential.uncapped,
         },
     }
+
+
+def _check_disease(*, person, terms, visit_type: str, disease: str, on_date) -> None:
+    """A chronic/special-disease visit names a disease the person is certified for on the visit date; where
+    the policy limits diseases, it must name one."""
+    if visit_type != VisitType.CHRONIC_OUTPATIENT:
+        return
+    if not disease:
+        if terms.disease_limits:
+            raise _refuse(
+                SettlementErrorCode.DISEASE_REQUIRED,
+                _("Give the certified chronic disease treated at this visit."),
+                field="disease",
+                status=409,
+            )
+        return
+    if disease not in certified_diseases_on(person, on_date):
+        raise _refuse(
+            SettlementErrorCode.DISEASE_NOT_CERTIFIED,
+            _("The person is not certified for this chronic disease on the visit date."),
+            field="disease",
+            status=409,
+        )
 
 
 def _settlement_number() -> str:
@@ -321,6 +367,7 @@ def settlement_create(
     id_number: str = "",
     emergency: bool = False,
     request_no: str = "",
+    disease: str = "",
 ) -> tuple[Settlement, bool]:
     """Settle a bill at the operator's institution; returns the settlement and whether it was created now.
 
@@ -352,6 +399,15 @@ def settlement_create(
     ]
     if not bill:
         raise _refuse(SettlementErrorCode.NO_ITEMS, _("The bill has no items."), field="items")
+    disease = (disease or "").strip()
+    if disease and (visit_type != VisitType.CHRONIC_OUTPATIENT or disease not in ChronicDisease.values):
+        raise _refuse(
+            SettlementErrorCode.INVALID_DISEASE,
+            _(
+                "A chronic disease is given only for a chronic/special-disease outpatient visit, from the list."
+            ),
+            field="disease",
+        )
     # Bad items are refused before anything else is looked at or written.
     try:
         lines = calculator.itemise(bill, {})
@@ -383,6 +439,7 @@ def settlement_create(
                 id_number=id_number,
                 emergency=emergency,
                 request_no=request_no,
+                disease=disease,
             )
     except IntegrityError as exc:
         constraint = violated_constraint(exc)
@@ -422,6 +479,7 @@ def _settle(
     id_number,
     emergency,
     request_no,
+    disease="",
 ) -> Settlement:
     person, named_filing, event = _identify(
         institution=institution,
@@ -442,6 +500,7 @@ def _settle(
             status=409,
         )
     terms = policy_terms(policy)
+    _check_disease(person=person, terms=terms, visit_type=visit_type, disease=disease, on_date=service_date)
     if (visit_type, institution.level) not in terms.rates:
         raise _refuse(
             SettlementErrorCode.POLICY_INCOMPLETE,
@@ -478,8 +537,8 @@ def _settle(
             assistance_category=person.assistance_category,
             identities=identities_on(person, service_date),
         ),
-        ytd=_ytd(acc, visit_type),
-        visit=calculator.Visit(visit_type=visit_type, institution_level=institution.level),
+        ytd=_ytd(acc, visit_type, disease),
+        visit=calculator.Visit(visit_type=visit_type, institution_level=institution.level, disease=disease),
     )
     deltas = _deltas(split)
     settlement = Settlement.objects.create(
@@ -493,6 +552,7 @@ def _settle(
         emergency=emergency or recorded_emergency,
         request_no=request_no,
         visit_type=visit_type,
+        disease=disease,
         visit_date=service_date,
         admission_date=admission_date if visit_type == VisitType.INPATIENT else None,
         discharge_date=discharge_date if visit_type == VisitType.INPATIENT else None,
@@ -555,7 +615,7 @@ def _settle(
             for n, line in enumerate(split.lines, 1)
         ]
     )
-    _apply_deltas(acc, visit_type, deltas, +1)
+    _apply_deltas(acc, visit_type, deltas, +1, disease)
     audit_record(
         actor=operator,
         action="settlement.settle",
@@ -631,7 +691,7 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
                 _("This person has later settlements computed on top of this one: reverse them first."),
                 status=409,
             )
-        _apply_deltas(acc, settlement.visit_type, settlement.details["deltas"], -1)
+        _apply_deltas(acc, settlement.visit_type, settlement.details["deltas"], -1, settlement.disease)
         settlement.status = SettlementStatus.REVERSED
         settlement.reversed_at = timezone.now()
         settlement.reversed_by = operator

@@ -899,3 +899,85 @@ def test_medical_assistance_deductible_and_caps_inpatient_and_outpatient_separat
         acc.assistance_deductible_outpatient,
         acc.burden,
     ) == (D("0.00"),) * 5
+
+
+# --- Limits by visit type: general outpatient limit, chronic/special diseases (门诊慢特病) ------------------
+
+
+def test_outpatient_limit_and_certified_chronic_disease_limit():
+    """A Chengdu employee certified for diabetes (糖尿病) since 1 January by a Chengdu hospital, filed in
+    Beijing, level-3 hospital. Chengdu's policy: general outpatient deductible ¥200 a year, 50 %, at most ¥300 a
+    year from the basic fund, and general-outpatient costs do not count toward critical illness; chronic
+    outpatient deductible ¥300 a year, 75 %; diabetes at most ¥1,000 a year.
+
+      general outpatient ¥800: basic (800 − 200) × 50 % = 300.00 (the limit, just reached); burden 500.00,
+                               not counted toward critical illness
+      general outpatient ¥400: basic 400 × 50 % = 200.00, limit left 0 → 0.00; person pays 400.00
+      diabetes ¥1,200:         basic (1,200 − 300) × 75 % = 675.00; burden 525.00 (counted)
+      diabetes ¥1,000:         basic 1,000 × 75 % = 750.00, disease limit left 325.00 → 325.00;
+                               person pays 675.00; burden counted 525 + 675 = 1,200.00
+      hypertension (not certified) and a chronic visit without a disease are refused, nothing written.
+    """
+    from accounts.models import DiseaseCertification
+    from core.errors import ServiceError
+    from settlement.models import DiseaseLimit
+
+    policy = f.policy(general_outpatient_cap=D("300.00"), general_outpatient_counts_to_critical=False)
+    DiseaseLimit.objects.create(policy=policy, disease="diabetes", annual_limit=D("1000.00"))
+    DiseaseLimit.objects.create(policy=policy, disease="hypertension", annual_limit=D("2000.00"))
+    f.catalogue_item("XA10BA02", "二甲双胍缓释片", "A")
+    person = person_factory()
+    DiseaseCertification.objects.create(
+        person=person,
+        disease="diabetes",
+        valid_from=dt.date(today().year, 1, 1),
+        institution=f.hospital(region_code="510100", area="510104"),
+    )
+    f.filed(person)
+    operator, _key = f.counter()
+
+    def visit(visit_type, amount, disease=""):
+        settlement, _ = settlement_create(
+            operator=operator,
+            use_id=f.consumed_use(person, operator),
+            visit_type=visit_type,
+            visit_date=today(),
+            disease=disease,
+            items=f.items(("XA10BA02", 1, amount)),
+        )
+        return settlement
+
+    a = visit("general_outpatient", "800.00")
+    b = visit("general_outpatient", "400.00")
+    acc = Accumulator.objects.get(person=person, year=today().year)
+    assert (a.basic_fund, b.basic_fund, b.person_pays) == (D("300.00"), D("0.00"), D("400.00"))
+    assert b.details["rules"]["visit_limit"] == {"limit": "general_outpatient_cap", "amount": "0.00"}
+    assert (acc.general_outpatient_basic_paid, acc.burden) == (D("300.00"), D("0.00"))
+
+    c = visit("chronic_outpatient", "1200.00", "diabetes")
+    d = visit("chronic_outpatient", "1000.00", "diabetes")
+    assert (c.deductible, c.basic_fund) == (D("300.00"), D("675.00"))
+    assert (d.basic_fund, d.person_pays, d.disease) == (D("325.00"), D("675.00"), "diabetes")
+    assert d.details["rules"]["visit_limit"] == {"limit": "disease_limit", "amount": "325.00"}
+    acc.refresh_from_db()
+    assert acc.disease_basic_paid == {"diabetes": "1000.00"} and acc.burden == D("1200.00")
+    for s in (a, b, c, d):
+        assert_adds_up(s)
+
+    for disease, code in (("hypertension", "disease_not_certified"), ("", "disease_required")):
+        with pytest.raises(ServiceError) as refused:
+            visit("chronic_outpatient", "100.00", disease)
+        assert refused.value.code == code
+    with pytest.raises(ServiceError) as refused:
+        visit("general_outpatient", "100.00", "diabetes")
+    assert refused.value.code == "invalid_disease"
+
+    for s in (d, c, b, a):
+        settlement_reverse(settlement_id=s.pk, operator=operator, reason="test")
+    acc.refresh_from_db()
+    assert (acc.disease_basic_paid, acc.general_outpatient_basic_paid, acc.burden, acc.basic_fund_paid) == (
+        {"diabetes": "0.00"},
+        D("0.00"),
+        D("0.00"),
+        D("0.00"),
+    )
