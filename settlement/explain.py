@@ -103,6 +103,30 @@ def settlement_explanations(settlement) -> list[Explanation]:
                     % {"line": limited["line"], "code": limited["code"], "amount": limited["amount"]},
                 )
             )
+    limit = rules.get("visit_limit")
+    if limit:
+        if limit["limit"] == "disease_limit":
+            text = _(
+                "Outpatient chronic/special disease %(disease)s: the basic fund's annual limit for it, "
+                "¥%(limit)s, is reached; the basic fund paid ¥%(amount)s."
+            ) % {
+                "disease": settlement.get_disease_display(),
+                "limit": (terms.get("disease_limits") or {}).get(settlement.disease, ""),
+                "amount": settlement.basic_fund,
+            }
+        else:
+            text = _(
+                "The basic fund's annual limit for general outpatient visits, ¥%(limit)s, is reached; "
+                "it paid ¥%(amount)s."
+            ) % {"limit": terms.get("general_outpatient_cap", ""), "amount": settlement.basic_fund}
+        out.append(
+            Explanation(
+                rule=limit["limit"],
+                fund=_("Basic medical insurance fund"),
+                amount=settlement.basic_fund,
+                text=text,
+            )
+        )
     large = rules.get("large_amount")
     if large:
         out.append(

@@ -156,6 +156,11 @@ def test_demo_people_in_need_hold_their_identities(settings):
     assert identities_on(demo.persons_by_group["referral"], today()) == {"extremely_poor"}
     assert identities_on(demo.persons_by_group["resident"], today()) == {"low_income"}
     assert identities_on(demo.persons_by_group["retiree"], today()) == frozenset()
+    from accounts.models import certified_diseases_on
+    from settlement.models import DiseaseLimit
+
+    assert certified_diseases_on(demo.persons_by_group["resident"], today()) == {"diabetes"}
+    assert DiseaseLimit.objects.filter(policy__region_id="510100", disease="diabetes").exists()
     seed_demo()  # idempotent
     assert PersonIdentity.objects.count() == 2
 
@@ -285,3 +290,30 @@ def test_receipt_explains_medical_assistance_for_an_identity():
     )
     receipt = signed_in(person.user).get(f"/settlements/{s.pk}/receipt").content.decode()
     assert "医疗救助（特困人员，住院）：扣除救助起付线 ¥500.00 后" in receipt and "支付 ¥900.00" in receipt
+
+
+def test_receipt_names_the_certified_disease_and_its_limit():
+    from accounts.models import DiseaseCertification
+    from settlement.models import DiseaseLimit
+    from settlement.services import settlement_create
+
+    policy = f.policy()
+    DiseaseLimit.objects.create(policy=policy, disease="uraemia_dialysis", annual_limit=D("500.00"))
+    f.catalogue_item("331100015", "血液透析", "A", category="service")
+    person = person_factory()
+    DiseaseCertification.objects.create(person=person, disease="uraemia_dialysis", valid_from=today())
+    f.filed(person)
+    operator, _key = f.counter()
+    s, _ = settlement_create(
+        operator=operator,
+        use_id=f.consumed_use(person, operator),
+        visit_type="chronic_outpatient",
+        visit_date=today(),
+        disease="uraemia_dialysis",
+        items=f.items(("331100015", 3, "400.00")),
+    )
+    # (1,200 − 300) × 75 % = 675.00, limited to 500.00
+    assert s.basic_fund == D("500.00")
+    receipt = signed_in(person.user).get(f"/settlements/{s.pk}/receipt").content.decode()
+    assert "门诊慢特病 · 尿毒症透析" in receipt
+    assert "门诊慢特病尿毒症透析：该病种统筹基金年度限额 ¥500.00 已用完；统筹基金支付 ¥500.00。" in receipt

@@ -18,8 +18,9 @@ import pytest
 from django.db.models import Sum
 
 from accounts.choices import AssistanceCategory
+from accounts.models import DiseaseCertification
 from filing.dates import today
-from settlement.models import Accumulator, CatalogueItem, Settlement
+from settlement.models import Accumulator, CatalogueItem, DiseaseLimit, Settlement
 from settlement.services import ItemInput, settlement_create, settlement_reverse
 from tests.factories import person_factory
 from tests.settlement import factories as f
@@ -38,6 +39,7 @@ ACCUMULATED = (
     "assistance_outpatient_paid",
     "assistance_deductible_inpatient",
     "assistance_deductible_outpatient",
+    "general_outpatient_basic_paid",
     "burden",
 )
 VISIT_TYPES = ("inpatient", "general_outpatient", "chronic_outpatient")
@@ -73,6 +75,8 @@ def draw_policy(rng, tight: bool):
         critical_threshold=fen(rng, 0, 2000000),
         tiers=(("0", str(ratio(rng, 50, 70))), (str(D(second_tier) / 100), str(ratio(rng, 60, 90)))),
         critical_cap=fen(rng, 10000, 500000) if tight else fen(rng, 10000000, 50000000),
+        general_outpatient_cap=fen(rng, 0, 100000) if rng.random() < 0.5 else None,
+        general_outpatient_counts_to_critical=rng.random() < 0.5,
         large_amount_ratio=ratio(rng, 0, 95) if rng.random() < 0.7 else D("0"),
         large_amount_cap=fen(rng, 1000, 100000) if tight else fen(rng, 1000000, 50000000),
         preferential_threshold_factor=ratio(rng, 30, 100),
@@ -138,7 +142,11 @@ def draw_bill(rng, codes: list[str], visit_type: str) -> list[ItemInput]:
 
 def accumulator(person) -> dict[str, D]:
     acc = Accumulator.objects.filter(person=person).first()
-    return {name: getattr(acc, name) if acc else D("0.00") for name in ACCUMULATED}
+    values = {name: getattr(acc, name) if acc else D("0.00") for name in ACCUMULATED}
+    values["diabetes_basic_paid"] = (
+        D((acc.disease_basic_paid or {}).get("diabetes", "0.00")) if acc else D("0.00")
+    )
+    return values
 
 
 def assert_split_exact(s: Settlement) -> None:
@@ -187,6 +195,7 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
     tight = seed % 3 == 0
     policy = draw_policy(rng, tight)
     codes = draw_catalogue(rng)
+    DiseaseLimit.objects.create(policy=policy, disease="diabetes", annual_limit=fen(rng, 0, 300000))
     category = rng.choice(["", AssistanceCategory.LOW_INCOME, AssistanceCategory.EXTREMELY_POOR])
     person = person_factory(retired=rng.random() < 0.3, assistance_category=category)
     # An identity of need in force (or not) on the visit day: preferential critical-illness terms.
@@ -194,6 +203,9 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
     if identity:
         f.identity(person, identity)
     preferential = identity in policy.preferential_identities
+    DiseaseCertification.objects.create(
+        person=person, disease="diabetes", valid_from=today() - dt.timedelta(days=1)
+    )
     filing = f.filed(person, group=rng.choice(["resident", "worker", "temporary", "referral"]))
     counters = {level: f.counter(f.hospital(level=level))[0] for level in (1, 2, 3)}
 
@@ -210,6 +222,8 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
                 visit.update(filing_id=filing.pk, id_number=person.id_number)
         else:
             visit.update(visit_date=today())
+            if visit_type == "chronic_outpatient":
+                visit["disease"] = "diabetes"  # certified below; the policy limits it
         if "filing_id" not in visit:
             visit["use_id"] = f.consumed_use(person, operator)
         before.append(accumulator(person))
@@ -228,6 +242,17 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
     # Every fund within its yearly cap; the accumulators are exactly the sum of what the settlements added.
     assert after["basic_fund_paid"] <= policy.annual_cap
     assert after["large_amount_paid"] <= policy.large_amount_cap
+    if policy.general_outpatient_cap is not None:
+        assert after["general_outpatient_basic_paid"] <= policy.general_outpatient_cap
+    assert after["diabetes_basic_paid"] <= policy.disease_limits.get().annual_limit
+    by_type = {
+        visit_type: settled.filter(visit_type=visit_type).aggregate(s=Sum("basic_fund"))["s"] or D("0.00")
+        for visit_type in VISIT_TYPES
+    }
+    assert after["general_outpatient_basic_paid"] == by_type["general_outpatient"]
+    assert after["diabetes_basic_paid"] == by_type["chronic_outpatient"]
+    if not policy.general_outpatient_counts_to_critical:
+        assert not settled.filter(visit_type="general_outpatient").exclude(critical_fund=0).exists()
     if not (preferential and policy.preferential_uncapped):
         assert after["critical_fund_paid"] <= policy.critical_cap
     for s, _ in made:
@@ -272,4 +297,4 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
     for (settlement, operator), restored in zip(reversed(made), reversed(before), strict=True):
         settlement_reverse(settlement_id=settlement.pk, operator=operator, reason="property test")
         assert accumulator(person) == restored
-    assert accumulator(person) == dict.fromkeys(ACCUMULATED, D("0.00"))
+    assert accumulator(person) == dict.fromkeys([*ACCUMULATED, "diabetes_basic_paid"], D("0.00"))
