@@ -301,6 +301,7 @@ class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
                 "fields": (
                     "annual_cap",
                     "deductible_per_admission",
+                    "repeat_admission_factor",
                     "general_outpatient_cap",
                     "general_outpatient_counts_to_critical",
                     "temporary_terms",

@@ -26,7 +26,9 @@ The steps, in order (every money value is a ``Decimal`` in yuan):
 2. **Deductible (起付线)** for the visit type and institution level, from the insured place's policy. Outpatient
    deductibles are charged once a year: only what the year-to-date accumulator has not yet absorbed remains.
    Inpatient deductibles are charged per admission when the policy says ``deductible_per_admission`` (the
-   default) and once a year otherwise. ``deductible = min(eligible, remaining deductible)``.
+   default) and once a year otherwise. Variants (``deductible_for``): the level's retirees' deductible for
+   retirees where the policy sets one; a second and later admission in the year pays the deductible times the
+   policy's ``repeat_admission_factor`` (rounded to the fen; 1 = no reduction). ``deductible = min(eligible, remaining deductible)``.
 3. **Basic fund (统筹基金).** ``ratio`` = the level's ratio (the retirees' ratio for retirees) minus the cut of
    the filing group (other temporary, referral, emergency; 0 when the policy has none), never below 0.
    ``basic = (eligible − group_share − deductible) × ratio``; limits by visit type: a general-outpatient visit
@@ -113,6 +115,7 @@ class Rate:
     deductible: Decimal
     fund_ratio: Decimal
     retiree_fund_ratio: Decimal | None = None
+    retiree_deductible: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class PolicyTerms:
     assistance: Mapping[str, AssistanceTerms] = field(default_factory=dict)
     large_amount_ratio: Decimal = ZERO
     large_amount_cap: Decimal = ZERO
+    repeat_admission_factor: Decimal = ONE
     general_outpatient_cap: Decimal | None = None  # None: only the annual cap
     general_outpatient_counts_to_critical: bool = True
     disease_limits: Mapping[str, Decimal] = field(default_factory=dict)
@@ -230,6 +234,7 @@ class YearToDate:
     assistance_deductible_paid: Decimal = ZERO  # the visit kind's (inpatient / outpatient) bucket
     general_outpatient_basic_paid: Decimal = ZERO
     disease_basic_paid: Decimal = ZERO  # the basic fund paid this year for the visit's certified disease
+    admissions: int = 0  # inpatient admissions settled this year
 
 
 @dataclass(frozen=True)
@@ -295,6 +300,7 @@ class Split:
     assistance_category: str = ""  # the category whose assistance terms applied
     assistance_deductible: Decimal = ZERO
     basic_limit: str = ""  # which limit cut the basic fund: annual_cap, general_outpatient_cap, disease_limit
+    deductible_variant: str = ""  # "retiree", "repeat_admission" or both joined by "+"
 
     @property
     def fund_total(self) -> Decimal:
@@ -421,6 +427,27 @@ def critical_terms(policy: PolicyTerms, person: PersonFacts) -> CriticalTerms:
     )
 
 
+def deductible_for(
+    policy: PolicyTerms, rate: Rate, person: PersonFacts, ytd: YearToDate, visit: Visit
+) -> tuple[Decimal, str]:
+    """The deductible of this visit before what the year has already absorbed, and which variants applied:
+    the retirees' deductible, the reduction for a second and later admission (the one door for them)."""
+    variants = []
+    deductible = rate.deductible
+    if person.retired and rate.retiree_deductible is not None:
+        deductible = rate.retiree_deductible
+        variants.append("retiree")
+    if (
+        visit.visit_type == INPATIENT
+        and policy.deductible_per_admission
+        and ytd.admissions >= 1
+        and policy.repeat_admission_factor != ONE
+    ):
+        deductible = to_fen(deductible * policy.repeat_admission_factor)
+        variants.append("repeat_admission")
+    return deductible, "+".join(variants)
+
+
 def basic_limit(policy: PolicyTerms, ytd: YearToDate, visit: Visit) -> tuple[str, Decimal]:
     """The tightest limit on the basic fund for this visit and what remains of it: the annual cap, the
     general-outpatient annual limit, the certified disease's annual limit (the one door for those limits)."""
@@ -499,8 +526,9 @@ def settle(
 
     # 2. Deductible
     per_admission = visit.visit_type == INPATIENT and policy.deductible_per_admission
+    full_deductible, variant = deductible_for(policy, rate, person, ytd, visit)
     remaining_deductible = (
-        rate.deductible if per_admission else max(ZERO, rate.deductible - ytd.deductible_paid)
+        full_deductible if per_admission else max(ZERO, full_deductible - ytd.deductible_paid)
     )
     deductible = min(eligible - group_share, remaining_deductible)
 
@@ -562,6 +590,7 @@ def settle(
         general_outpatient_basic_paid=ytd.general_outpatient_basic_paid
         + (basic if visit.visit_type == GENERAL_OUTPATIENT else ZERO),
         disease_basic_paid=ytd.disease_basic_paid + (basic if visit.disease else ZERO),
+        admissions=ytd.admissions + (1 if visit.visit_type == INPATIENT else 0),
         burden=burden_ytd,
     )
     return Split(
@@ -589,6 +618,7 @@ def settle(
         large_amount_capped=large_capped,
         assistance_category=category if terms is not None else "",
         basic_limit=limit if basic < basic_uncapped else "",
+        deductible_variant=variant,
         assistance_deductible=assistance_deductible,
     )
 
@@ -619,6 +649,11 @@ def applied_rules(split: Split) -> dict:
     ]
     if limited:
         rules["payment_standards"] = limited
+    if split.deductible_variant:
+        rules["deductible_variant"] = {
+            "variants": split.deductible_variant.split("+"),
+            "amount": str(split.deductible),
+        }
     if split.basic_limit and split.basic_limit != "annual_cap":
         rules["visit_limit"] = {"limit": split.basic_limit, "amount": str(split.basic_fund)}
     if split.large_amount or split.large_amount_capped:

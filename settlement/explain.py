@@ -103,6 +103,25 @@ def settlement_explanations(settlement) -> list[Explanation]:
                     % {"line": limited["line"], "code": limited["code"], "amount": limited["amount"]},
                 )
             )
+    variant = rules.get("deductible_variant")
+    if variant:
+        words = []
+        if "retiree" in variant["variants"]:
+            words.append(_("the retirees' deductible"))
+        if "repeat_admission" in variant["variants"]:
+            words.append(
+                _("reduced to %(points)s %% for a second or later admission this year")
+                % {"points": _points(terms.get("repeat_admission_factor", "1"))}
+            )
+        out.append(
+            Explanation(
+                rule="deductible_variant",
+                fund=_("The person"),
+                amount=settlement.deductible,
+                text=_("Deductible ¥%(amount)s: %(how)s.")
+                % {"amount": settlement.deductible, "how": _("; ").join(words)},
+            )
+        )
     limit = rules.get("visit_limit")
     if limit:
         if limit["limit"] == "disease_limit":

@@ -177,6 +177,12 @@ class Policy(models.Model):
         default=True,
         help_text=_("Charge the inpatient deductible at every admission; otherwise once a year."),
     )
+    repeat_admission_factor = models.DecimalField(
+        _("deductible factor for later admissions"),
+        default=Decimal("1.00"),
+        help_text=_("The second and later admissions in a year pay the deductible times this (1: the same)."),
+        **RATIO,
+    )
     temporary_terms = models.CharField(
         _("reduction for temporary filers"),
         max_length=12,
@@ -312,6 +318,13 @@ class PolicyRate(models.Model):
     deductible = MoneyField(_("deductible"), validators=[MinValueValidator(0)])
     fund_ratio = models.DecimalField(_("fund ratio"), **RATIO)
     retiree_fund_ratio = models.DecimalField(_("retirees' fund ratio"), null=True, blank=True, **RATIO)
+    retiree_deductible = MoneyField(
+        _("retirees' deductible"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_("Empty: the same deductible."),
+    )
 
     class Meta:
         verbose_name = _("deductible and ratio")
@@ -429,6 +442,7 @@ class Accumulator(models.Model):
     assistance_deductible_inpatient = _money(_("inpatient assistance deductible charged"))
     assistance_deductible_outpatient = _money(_("outpatient assistance deductible charged"))
     general_outpatient_basic_paid = _money(_("basic fund paid for general outpatient visits"))
+    admissions = models.PositiveSmallIntegerField(_("inpatient admissions"), default=0)
     # {disease: "yuan"}: the basic fund paid this year per certified chronic/special disease.
     disease_basic_paid = models.JSONField(_("basic fund paid per chronic disease"), default=dict, blank=True)
     burden = _money(_("personal burden within the eligible scope"))

@@ -57,11 +57,13 @@ def policy_terms(policy: Policy) -> calculator.PolicyTerms:
                 deductible=rate.deductible,
                 fund_ratio=rate.fund_ratio,
                 retiree_fund_ratio=rate.retiree_fund_ratio,
+                retiree_deductible=rate.retiree_deductible,
             )
             for rate in policy.rates.all()
         },
         annual_cap=policy.annual_cap,
         deductible_per_admission=policy.deductible_per_admission,
+        repeat_admission_factor=policy.repeat_admission_factor,
         group_cuts={
             "temporary": policy.temporary_cut,
             "referral": policy.referral_cut,

@@ -216,6 +216,7 @@ def _ytd(acc: Accumulator, visit_type: str, disease: str = "") -> calculator.Yea
         assistance_outpatient_paid=acc.assistance_outpatient_paid,
         assistance_deductible_paid=getattr(acc, Accumulator.assistance_deductible_field(visit_type)),
         general_outpatient_basic_paid=acc.general_outpatient_basic_paid,
+        admissions=acc.admissions,
         disease_basic_paid=Decimal((acc.disease_basic_paid or {}).get(disease, "0.00"))
         if disease
         else Decimal("0.00"),
@@ -234,6 +235,7 @@ def _deltas(split: calculator.Split) -> dict[str, Decimal]:
         "general_outpatient_basic_paid": split.after.general_outpatient_basic_paid
         - split.before.general_outpatient_basic_paid,
         "disease_basic_paid": split.after.disease_basic_paid - split.before.disease_basic_paid,
+        "admissions": split.after.admissions - split.before.admissions,
         "critical_fund_paid": split.critical_fund,
         "assistance_paid": split.assistance,
         "burden": split.after.burden - split.before.burden,
@@ -249,6 +251,7 @@ def _apply_deltas(acc: Accumulator, visit_type: str, deltas: dict, sign: int, di
     acc.large_amount_paid += sign * Decimal(deltas.get("large_amount_paid", "0"))
     acc.assistance_outpatient_paid += sign * Decimal(deltas.get("assistance_outpatient_paid", "0"))
     acc.general_outpatient_basic_paid += sign * Decimal(deltas.get("general_outpatient_basic_paid", "0"))
+    acc.admissions += sign * int(deltas.get("admissions", 0))
     if disease:
         per_disease = dict(acc.disease_basic_paid or {})
         paid = Decimal(per_disease.get(disease, "0.00")) + sign * Decimal(
@@ -271,6 +274,7 @@ def _apply_deltas(acc: Accumulator, visit_type: str, deltas: dict, sign: int, di
             assistance_deductible_field,
             "general_outpatient_basic_paid",
             "disease_basic_paid",
+            "admissions",
             "critical_fund_paid",
             "assistance_paid",
             "burden",
@@ -285,6 +289,8 @@ def _terms_snapshot(terms: calculator.PolicyTerms, visit_type: str, level: int) 
         "deductible": str(rate.deductible),
         "fund_ratio": str(rate.fund_ratio),
         "retiree_fund_ratio": None if rate.retiree_fund_ratio is None else str(rate.retiree_fund_ratio),
+        "retiree_deductible": None if rate.retiree_deductible is None else str(rate.retiree_deductible),
+        "repeat_admission_factor": str(terms.repeat_admission_factor),
         "annual_cap": str(terms.annual_cap),
         "deductible_per_admission": terms.deductible_per_admission,
         "group_cuts": {k: str(v) for k, v in terms.group_cuts.items()},

@@ -317,3 +317,29 @@ def test_receipt_names_the_certified_disease_and_its_limit():
     receipt = signed_in(person.user).get(f"/settlements/{s.pk}/receipt").content.decode()
     assert "门诊慢特病 · 尿毒症透析" in receipt
     assert "门诊慢特病尿毒症透析：该病种统筹基金年度限额 ¥500.00 已用完；统筹基金支付 ¥500.00。" in receipt
+
+
+def test_receipt_explains_the_deductible_variants():
+    from settlement.models import PolicyRate
+    from settlement.services import settlement_create
+
+    policy = f.policy(repeat_admission_factor=D("0.50"))
+    PolicyRate.objects.filter(policy=policy, visit_type="inpatient", institution_level=3).update(
+        retiree_deductible=D("800.00")
+    )
+    f.catalogue_item("331003012", "腹腔镜下阑尾切除术", "A", category="service")
+    person = person_factory(retired=True)
+    filing = f.filed(person, group="retiree")
+    operator, _key = f.counter()
+    for _ in range(2):
+        s, _ = settlement_create(
+            operator=operator,
+            visit_type="inpatient",
+            filing_id=filing.pk,
+            id_number=person.id_number,
+            admission_date=today() - dt.timedelta(days=3),
+            discharge_date=today(),
+            items=f.items(("331003012", 1, "3000.00")),
+        )
+    receipt = signed_in(person.user).get(f"/settlements/{s.pk}/receipt").content.decode()
+    assert "起付线 ¥400.00：按退休人员起付线；本年度第二次及以后住院，按 50% 计。" in receipt

@@ -981,3 +981,64 @@ def test_outpatient_limit_and_certified_chronic_disease_limit():
         D("0.00"),
         D("0.00"),
     )
+
+
+# --- Deductible variants: retirees, later admissions --------------------------------------------------------
+
+
+def test_retirees_deductible_and_the_reduced_deductible_for_later_admissions():
+    """Chengdu's employee policy: inpatient level 3 deductible ¥1,000 (retirees ¥800), ratio 80 % (retirees
+    85 %); the second and later admissions in a year pay half the deductible.
+
+      retiree, admission 1, ¥5,000: basic (5,000 − 800) × 85 % = 3,570.00; person pays 1,430.00
+      retiree, admission 2, ¥3,000: deductible 800 × 50 % = 400.00; basic 2,600 × 85 % = 2,210.00; pays 790.00
+      employee, admission 1, ¥5,000: basic (5,000 − 1,000) × 80 % = 3,200.00
+      employee, admission 2, ¥3,000: deductible 500.00; basic 2,500 × 80 % = 2,000.00
+    Reversing the retiree's second admission makes the next one a second admission again.
+    """
+    from settlement.models import PolicyRate
+
+    policy = f.policy(repeat_admission_factor=D("0.50"))
+    PolicyRate.objects.filter(policy=policy, visit_type="inpatient", institution_level=3).update(
+        retiree_deductible=D("800.00")
+    )
+    f.catalogue_item("331003012", "腹腔镜下阑尾切除术", "A", category="service")
+    operator, _key = f.counter()
+    results = {}
+    for retired in (True, False):
+        person = person_factory(retired=retired)
+        filing = f.filed(person, group="retiree" if retired else "resident")
+        for n, amount in ((1, "5000.00"), (2, "3000.00")):
+            s, _ = settlement_create(
+                operator=operator,
+                visit_type="inpatient",
+                filing_id=filing.pk,
+                id_number=person.id_number,
+                admission_date=today() - dt.timedelta(days=3),
+                discharge_date=today(),
+                items=f.items(("331003012", 1, amount)),
+            )
+            results[(retired, n)] = s
+
+    assert [
+        (s.deductible, s.basic_fund, s.person_pays) for s in (results[(True, 1)], results[(True, 2)])
+    ] == [(D("800.00"), D("3570.00"), D("1430.00")), (D("400.00"), D("2210.00"), D("790.00"))]
+    assert [(s.deductible, s.basic_fund) for s in (results[(False, 1)], results[(False, 2)])] == [
+        (D("1000.00"), D("3200.00")),
+        (D("500.00"), D("2000.00")),
+    ]
+    assert results[(True, 1)].details["rules"]["deductible_variant"] == {
+        "variants": ["retiree"],
+        "amount": "800.00",
+    }
+    assert results[(True, 2)].details["rules"]["deductible_variant"]["variants"] == [
+        "retiree",
+        "repeat_admission",
+    ]
+    assert "deductible_variant" not in results[(False, 1)].details["rules"]
+    retiree = results[(True, 1)].person
+    acc = Accumulator.objects.get(person=retiree, year=today().year)
+    assert acc.admissions == 2
+    settlement_reverse(settlement_id=results[(True, 2)].pk, operator=operator, reason="test")
+    acc.refresh_from_db()
+    assert acc.admissions == 1
