@@ -28,6 +28,7 @@ from .models import (
     ClearingStatement,
     CriticalIllnessTier,
     DiseaseLimit,
+    PersonalAccount,
     Policy,
     PolicyRate,
     Prepayment,
@@ -223,6 +224,22 @@ class CriticalIllnessTierInline(admin.TabularInline):
 class AssistanceRuleInline(admin.TabularInline):
     model = AssistanceRule
     extra = 0
+
+
+@admin.register(PersonalAccount)
+class PersonalAccountAdmin(admin.ModelAdmin):
+    """Employees' personal accounts; the person is shown masked."""
+
+    list_display = ("masked_person", "balance", "updated_at")
+    fields = ("person", "balance")
+    raw_id_fields = ("person",)
+
+    @admin.display(description=_("insured person"))
+    def masked_person(self, obj):
+        return str(obj.person)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("person",) if obj is not None else ()
 
 
 class DiseaseLimitInline(admin.TabularInline):

@@ -78,6 +78,10 @@ class SettlementCreateInputSerializer(serializers.Serializer):
         help_text="Unique per institution; a retry returns the first result.",
     )
     items = ItemInputSerializer(many=True, allow_empty=False, max_length=1000)
+    acct_used_flag = serializers.BooleanField(
+        default=False,
+        help_text="The person agrees to pay their share from their personal account (employees; outpatient).",
+    )
     disease = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -164,6 +168,14 @@ class SettlementSerializer(serializers.Serializer):
     assistance_fund = _money()
     fund_total = _money()
     person_pays = _money()
+    account_pay = _money()
+    cash_pay = _money()
+    account_balance_after = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        allow_null=True,
+        help_text="The personal account's balance after this settlement (null: the account was not used).",
+    )
     fund_ratio = serializers.DecimalField(max_digits=5, decimal_places=4)
     settled_at = serializers.DateTimeField()
     reversed_at = serializers.DateTimeField(allow_null=True)

@@ -61,6 +61,9 @@ The steps, in order (every money value is a ``Decimal`` in yuan):
    ``assistance = (left − assistance deductible) × kind ratio``, at most what remains of the kind's annual cap
    (one cap for both kinds unless the rule sets an outpatient cap of its own).
 7. ``person_pays = total − basic − large − critical − assistance`` and ``fund_ratio = funds / total``.
+8. **Employees' personal account (个人账户)**: when the person agrees (``acct_used_flag``) at an outpatient
+   counter or pharmacy, ``account_pay = min(balance, person_pays)`` comes from the account and the person pays
+   ``cash_pay = person_pays − account_pay``; the account's balance after is ``balance − account_pay``.
 
 **Rounding, the one rule:** each computed money value is rounded to the fen (0.01 yuan) with ``ROUND_HALF_UP``
 exactly once, right where it is computed: a line amount, a first share, the basic fund before it meets the
@@ -218,6 +221,7 @@ class PersonFacts:
     filing_group: str = ""
     assistance_category: str = ""
     identities: frozenset[str] = frozenset()
+    account_balance: Decimal | None = None  # the personal account's balance when the person agreed to use it
 
 
 @dataclass(frozen=True)
@@ -301,6 +305,7 @@ class Split:
     assistance_deductible: Decimal = ZERO
     basic_limit: str = ""  # which limit cut the basic fund: annual_cap, general_outpatient_cap, disease_limit
     deductible_variant: str = ""  # "retiree", "repeat_admission" or both joined by "+"
+    account_pay: Decimal = ZERO  # acct_pay: the part of person_pays paid from the personal account
 
     @property
     def fund_total(self) -> Decimal:
@@ -311,6 +316,10 @@ class Split:
         if not self.total:
             return Decimal("0.0000")
         return (self.fund_total / self.total).quantize(RATIO_PLACES, rounding=ROUND_HALF_UP)
+
+    @property
+    def cash_pay(self) -> Decimal:
+        return self.person_pays - self.account_pay
 
     @property
     def overlmt_selfpay(self) -> Decimal:
@@ -578,6 +587,11 @@ def settle(
         assistance_capped = assistance < assistance_uncapped
 
     person_pays = total - basic - large - critical - assistance
+    account_pay = ZERO
+    if person.account_balance is not None:
+        if visit.visit_type == INPATIENT:
+            raise CalculationError("account_not_for_inpatient", "acct_used_flag")
+        account_pay = min(max(ZERO, person.account_balance), person_pays)
     after = replace(
         ytd,
         deductible_paid=ytd.deductible_paid + deductible,
@@ -619,6 +633,7 @@ def settle(
         assistance_category=category if terms is not None else "",
         basic_limit=limit if basic < basic_uncapped else "",
         deductible_variant=variant,
+        account_pay=account_pay,
         assistance_deductible=assistance_deductible,
     )
 

@@ -26,4 +26,6 @@ class SettlementErrorCode(str, Enum):
     CATALOGUE_IMPORT_INVALID = "catalogue_import_invalid"
     DISEASE_REQUIRED = "disease_required"
     INVALID_DISEASE = "invalid_disease"
+    NO_PERSONAL_ACCOUNT = "no_personal_account"
+    ACCOUNT_NOT_FOR_INPATIENT = "account_not_for_inpatient"
     DISEASE_NOT_CERTIFIED = "disease_not_certified"

@@ -103,6 +103,23 @@ def settlement_explanations(settlement) -> list[Explanation]:
                     % {"line": limited["line"], "code": limited["code"], "amount": limited["amount"]},
                 )
             )
+    if settlement.account_pay:
+        out.append(
+            Explanation(
+                rule="personal_account",
+                fund=_("Personal account"),
+                amount=settlement.account_pay,
+                text=_(
+                    "With your agreement ¥%(amount)s of your share was paid from your personal account "
+                    "(balance after: ¥%(balance)s); you paid ¥%(cash)s in cash."
+                )
+                % {
+                    "amount": settlement.account_pay,
+                    "balance": settlement.account_balance_after,
+                    "cash": settlement.cash_pay,
+                },
+            )
+        )
     variant = rules.get("deductible_variant")
     if variant:
         words = []

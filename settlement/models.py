@@ -547,6 +547,10 @@ class Settlement(models.Model):
     critical_fund = _money(_("critical illness insurance"))
     assistance_fund = _money(_("medical assistance"))
     person_pays = _money(_("person pays"))
+    account_pay = _money(_("paid from the personal account"))
+    account_balance_after = MoneyField(
+        _("personal account balance after"), null=True, blank=True, validators=[MinValueValidator(0)]
+    )
     fund_ratio = models.DecimalField(_("share paid by the funds"), **RATIO)
     # The policy terms and the accumulators before and after, as applied: a settlement explains itself later.
     details = models.JSONField(_("calculation details"), default=dict, blank=True)
@@ -600,6 +604,9 @@ class Settlement(models.Model):
                 condition=Q(total=F("self_paid") + F("first_share") + F("eligible")),
                 name="settlement_items_add_up",
             ),
+            models.CheckConstraint(
+                condition=Q(account_pay__lte=F("person_pays")), name="settlement_account_within_person_share"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -608,6 +615,10 @@ class Settlement(models.Model):
     @property
     def fund_total(self) -> Decimal:
         return self.basic_fund + self.large_amount_fund + self.critical_fund + self.assistance_fund
+
+    @property
+    def cash_pay(self) -> Decimal:
+        return self.person_pays - self.account_pay
 
     @property
     def is_reversed(self) -> bool:
@@ -645,6 +656,31 @@ class SettlementLine(models.Model):
         return f"{self.line_no}. {self.name or self.code}"
 
 
+class PersonalAccount(models.Model):
+    """An employee's personal account (个人账户): a balance the person may agree to pay their share from at an
+    outpatient counter or pharmacy. Settlements lock it, take from it and record the balance after; a
+    reversal gives the amount back."""
+
+    person = models.OneToOneField(
+        "accounts.InsuredPerson",
+        verbose_name=_("insured person"),
+        on_delete=models.PROTECT,
+        related_name="personal_account",
+    )
+    balance = MoneyField(_("balance"), default=ZERO, validators=[MinValueValidator(0)])
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("personal account")
+        verbose_name_plural = _("personal accounts")
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="personal_account_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id}: {self.balance}"
+
+
 # --- Clearing between provinces ------------------------------------------------------------------------------
 
 
@@ -665,6 +701,7 @@ class ClearingStatement(models.Model):
     critical_fund = _money(_("critical illness insurance"))
     assistance_fund = _money(_("medical assistance"))
     fund_total = _money(_("funds"))
+    account_pay = _money(_("personal accounts"))
     person_pays = _money(_("paid by people"))
     status = models.CharField(
         _("status"), max_length=10, choices=ClearingStatus.choices, default=ClearingStatus.DRAFT
@@ -706,6 +743,7 @@ class ClearingLine(models.Model):
     large_amount_fund = _money(_("large-amount cover"))
     critical_fund = _money(_("critical illness insurance"))
     assistance_fund = _money(_("medical assistance"))
+    account_pay = _money(_("personal account"))
     person_pays = _money(_("paid by the person"))
 
     class Meta:

@@ -19,6 +19,7 @@ from .models import (
     Accumulator,
     CatalogueItem,
     ClearingStatement,
+    PersonalAccount,
     Policy,
     Prepayment,
     Settlement,
@@ -228,3 +229,8 @@ def group_ratio_cut_points(*, region_code: str, scheme: str, group: str, on_date
         "emergency": policy.emergency_cut,
     }
     return int((cut.get(group) or 0) * 100)
+
+
+def personal_account_balance(*, person) -> Decimal | None:
+    """The employee's personal account balance, or None when the person has no account."""
+    return PersonalAccount.objects.filter(person=person).values_list("balance", flat=True).first()

@@ -24,6 +24,7 @@ from core.audit import audit_record
 from core.deferred import deferrable, deferred_create
 from core.errors import NotFound, ServiceError
 from core.integrity import violated_constraint
+from reference.choices import Scheme
 from reference.models import Region
 from reference.services import ImportResult, RowError, csv_rows_validate
 
@@ -45,6 +46,7 @@ from .models import (
     CatalogueItem,
     ClearingLine,
     ClearingStatement,
+    PersonalAccount,
     Settlement,
     SettlementLine,
     SupervisionFlag,
@@ -350,6 +352,25 @@ def _check_disease(*, person, terms, visit_type: str, disease: str, on_date) -> 
         )
 
 
+def _account_locked(*, person, visit_type: str):
+    """The employee's personal account, locked, for a settlement the person agreed to pay from it."""
+    if visit_type == VisitType.INPATIENT:
+        raise _refuse(
+            SettlementErrorCode.ACCOUNT_NOT_FOR_INPATIENT,
+            _("The personal account pays only at outpatient counters and pharmacies."),
+            field="acct_used_flag",
+        )
+    account = PersonalAccount.objects.select_for_update().filter(person=person).first()
+    if person.scheme != Scheme.EMPLOYEE or account is None:
+        raise _refuse(
+            SettlementErrorCode.NO_PERSONAL_ACCOUNT,
+            _("The person has no personal account to pay from."),
+            field="acct_used_flag",
+            status=409,
+        )
+    return account
+
+
 def _settlement_number() -> str:
     return f"JS{_local_today():%Y%m%d}{secrets.randbelow(10**12):012d}"
 
@@ -374,6 +395,7 @@ def settlement_create(
     emergency: bool = False,
     request_no: str = "",
     disease: str = "",
+    acct_used_flag: bool = False,
 ) -> tuple[Settlement, bool]:
     """Settle a bill at the operator's institution; returns the settlement and whether it was created now.
 
@@ -446,6 +468,7 @@ def settlement_create(
                 emergency=emergency,
                 request_no=request_no,
                 disease=disease,
+                acct_used_flag=acct_used_flag,
             )
     except IntegrityError as exc:
         constraint = violated_constraint(exc)
@@ -486,6 +509,7 @@ def _settle(
     emergency,
     request_no,
     disease="",
+    acct_used_flag=False,
 ) -> Settlement:
     person, named_filing, event = _identify(
         institution=institution,
@@ -531,6 +555,7 @@ def _settle(
         emergency=emergency,
         operator=operator,
     )
+    account = _account_locked(person=person, visit_type=visit_type) if acct_used_flag else None
     treatment_province = province_code(institution.region_id)
     catalogue = catalogue_entries(province=treatment_province, codes=[item.code for item in bill])
     split = calculator.settle(
@@ -542,6 +567,7 @@ def _settle(
             filing_group=filing.group,
             assistance_category=person.assistance_category,
             identities=identities_on(person, service_date),
+            account_balance=account.balance if account is not None else None,
         ),
         ytd=_ytd(acc, visit_type, disease),
         visit=calculator.Visit(visit_type=visit_type, institution_level=institution.level, disease=disease),
@@ -583,6 +609,8 @@ def _settle(
         critical_fund=split.critical_fund,
         assistance_fund=split.assistance,
         person_pays=split.person_pays,
+        account_pay=split.account_pay,
+        account_balance_after=account.balance - split.account_pay if account is not None else None,
         fund_ratio=split.fund_ratio,
         details={
             "terms": _terms_snapshot(terms, visit_type, institution.level),
@@ -622,6 +650,9 @@ def _settle(
         ]
     )
     _apply_deltas(acc, visit_type, deltas, +1, disease)
+    if account is not None and split.account_pay:
+        account.balance -= split.account_pay
+        account.save(update_fields=["balance", "updated_at"])
     audit_record(
         actor=operator,
         action="settlement.settle",
@@ -698,6 +729,10 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
                 status=409,
             )
         _apply_deltas(acc, settlement.visit_type, settlement.details["deltas"], -1, settlement.disease)
+        if settlement.account_pay:  # the personal account gets back what it paid
+            account = PersonalAccount.objects.select_for_update().get(person_id=settlement.person_id)
+            account.balance += settlement.account_pay
+            account.save(update_fields=["balance", "updated_at"])
         settlement.status = SettlementStatus.REVERSED
         settlement.reversed_at = timezone.now()
         settlement.reversed_by = operator
@@ -883,7 +918,15 @@ def _month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, dt.datetime.combine(next_month, dt.time.min, tzinfo=tz)
 
 
-_SUMMED = ("total", "basic_fund", "large_amount_fund", "critical_fund", "assistance_fund", "person_pays")
+_SUMMED = (
+    "total",
+    "basic_fund",
+    "large_amount_fund",
+    "critical_fund",
+    "assistance_fund",
+    "account_pay",
+    "person_pays",
+)
 
 
 @transaction.atomic
@@ -981,6 +1024,7 @@ CLEARING_CSV_COLUMNS = [
     "large_amount_fund",
     "critical_fund",
     "assistance_fund",
+    "account_pay",
     "person_pays",
 ]
 
@@ -1009,6 +1053,7 @@ def clearing_export(*, statements) -> str:
                     line.large_amount_fund,
                     line.critical_fund,
                     line.assistance_fund,
+                    line.account_pay,
                     line.person_pays,
                 ]
             )
@@ -1025,6 +1070,7 @@ def clearing_export(*, statements) -> str:
                 statement.large_amount_fund,
                 statement.critical_fund,
                 statement.assistance_fund,
+                statement.account_pay,
                 statement.person_pays,
             ]
         )

@@ -35,7 +35,7 @@ from notifications import services as notification_services
 from notifications.selectors import inbox_for_person, unread_count
 from reference.choices import Scheme
 from settlement.explain import settlement_explanations
-from settlement.selectors import settlements_list
+from settlement.selectors import personal_account_balance, settlements_list
 
 from .access import counter_required, person_of, person_required
 from .forms import CancelForm, DocumentForm, ScanForm, SignInForm
@@ -209,6 +209,7 @@ def me(request):
             "tab": "me",
             "person": person,
             "scheme_label": Scheme(person.scheme).label,
+            "account_balance": personal_account_balance(person=person),
         },
     )
 

@@ -343,3 +343,34 @@ def test_receipt_explains_the_deductible_variants():
         )
     receipt = signed_in(person.user).get(f"/settlements/{s.pk}/receipt").content.decode()
     assert "起付线 ¥400.00：按退休人员起付线；本年度第二次及以后住院，按 50% 计。" in receipt
+
+
+def test_account_balance_on_me_receipt_and_api(counter_client):
+    from settlement.models import PersonalAccount
+
+    f.policy()
+    f.catalogue_item("XA10BA02", "二甲双胍缓释片", "A")
+    person = person_factory(retired=True)
+    PersonalAccount.objects.create(person=person, balance=D("500.00"))
+    f.filed(person, group="retiree")
+    operator, key = f.counter()
+    assert "个人账户余额" in (me := signed_in(person.user).get("/me/").content.decode()) and "¥500.00" in me
+    body = {
+        "use_id": f.consumed_use(person, operator),
+        "visit_type": "general_outpatient",
+        "visit_date": today().isoformat(),
+        "acct_used_flag": True,
+        "items": [{"code": "XA10BA02", "quantity": "1", "unit_price": "600.00"}],
+    }
+    answer = counter_client(key).post("/api/v1/settlements/", body, format="json").json()
+    assert (answer["person_pays"], answer["account_pay"], answer["cash_pay"]) == ("360.00", "360.00", "0.00")
+    assert answer["account_balance_after"] == "140.00"
+    assert [r["rule"] for r in answer["rules"]] == ["personal_account"]
+    me = signed_in(person.user).get("/me/").content.decode()
+    assert 'id="account-balance">¥140.00' in me
+    receipt = signed_in(person.user).get(answer["receipt_url"]).content.decode()
+    assert "其中个人账户支付" in receipt and "支付后余额 ¥140.00" in receipt
+    mine = signed_in(person.user).get("/settlements/").content.decode()
+    assert "其中个人账户支付" in mine
+    # no account: the "me" page shows no balance line
+    assert "个人账户余额" not in signed_in(person_factory().user).get("/me/").content.decode()

@@ -1042,3 +1042,82 @@ def test_retirees_deductible_and_the_reduced_deductible_for_later_admissions():
     settlement_reverse(settlement_id=results[(True, 2)].pk, operator=operator, reason="test")
     acc.refresh_from_db()
     assert acc.admissions == 1
+
+
+# --- Employees' personal account (个人账户) -----------------------------------------------------------------
+
+
+def test_personal_account_pays_the_persons_share_when_they_agree():
+    """A retired Chengdu employee with ¥500.00 in the personal account, general outpatient at a level-3 Beijing
+    hospital (deductible ¥200 a year, retirees' ratio 60 %), agrees to pay from the account (acct_used_flag).
+
+      visit 1, ¥600.00: basic (600 − 200) × 60 % = 240.00; person's share 360.00
+                        account pays 360.00 (balance 500 → 140.00); cash 0.00
+      visit 2, ¥200.00: basic 200 × 60 % = 120.00; share 80.00; account 80.00 (balance 60.00)
+      visit 3, ¥200.00 without agreement: the account is not touched; cash 80.00
+      reversal of visit 3 and visit 2 gives the 80.00 back: balance 140.00
+    """
+    from core.errors import ServiceError
+    from settlement.models import PersonalAccount
+
+    f.policy()
+    f.catalogue_item("XA10BA02", "二甲双胍缓释片", "A")
+    person = person_factory(retired=True)
+    account = PersonalAccount.objects.create(person=person, balance=D("500.00"))
+    f.filed(person, group="retiree")
+    operator, _key = f.counter()
+
+    def visit(amount, agreed=True, visit_type="general_outpatient"):
+        extra = (
+            {"visit_date": today()}
+            if visit_type != "inpatient"
+            else {"admission_date": today() - dt.timedelta(days=1), "discharge_date": today()}
+        )
+        settlement, _ = settlement_create(
+            operator=operator,
+            use_id=f.consumed_use(person, operator),
+            visit_type=visit_type,
+            acct_used_flag=agreed,
+            items=f.items(("XA10BA02", 1, amount)),
+            **extra,
+        )
+        return settlement
+
+    first, second, third = visit("600.00"), visit("200.00"), visit("200.00", agreed=False)
+    assert (first.basic_fund, first.person_pays, first.account_pay, first.cash_pay) == (
+        D("240.00"),
+        D("360.00"),
+        D("360.00"),
+        D("0.00"),
+    )
+    assert first.account_balance_after == D("140.00")
+    assert (second.basic_fund, second.account_pay, second.account_balance_after) == (
+        D("120.00"),
+        D("80.00"),
+        D("60.00"),
+    )
+    assert (third.account_pay, third.cash_pay, third.account_balance_after) == (D("0.00"), D("80.00"), None)
+    account.refresh_from_db()
+    assert account.balance == D("60.00")
+
+    with pytest.raises(ServiceError) as refused:
+        visit("100.00", visit_type="inpatient")
+    assert refused.value.code == "account_not_for_inpatient" and refused.value.status_code == 400
+    resident = person_factory(scheme=Scheme.RESIDENT)
+    f.policy(scheme=Scheme.RESIDENT)
+    f.filed(resident)
+    with pytest.raises(ServiceError) as refused:
+        settlement_create(
+            operator=operator,
+            use_id=f.consumed_use(resident, operator),
+            visit_type="general_outpatient",
+            visit_date=today(),
+            acct_used_flag=True,
+            items=f.items(("XA10BA02", 1, "10.00")),
+        )
+    assert refused.value.code == "no_personal_account" and refused.value.status_code == 409
+
+    for s in (third, second):
+        settlement_reverse(settlement_id=s.pk, operator=operator, reason="test")
+    account.refresh_from_db()
+    assert account.balance == D("140.00")
