@@ -27,6 +27,7 @@ from .models import (
     CatalogueItem,
     CriticalIllnessTier,
     DiseaseLimit,
+    PersonalAccount,
     Policy,
     PolicyRate,
     Settlement,
@@ -139,6 +140,9 @@ DISEASE_LIMITS = {
 # The demo low-income resident is certified for diabetes by a hospital of her insured area.
 DEMO_CERTIFICATIONS = {"resident": "diabetes"}
 
+# The demo retired employee's personal account opening balance (the balance shows on the "me" page).
+DEMO_ACCOUNTS = {"retiree": D("3000.00")}
+
 # The demo people in need and the identity their insured area confirmed (国办发〔2021〕42号 terms apply).
 DEMO_IDENTITIES = {
     "referral": ("extremely_poor", "保定市民政局（演示）"),
@@ -218,6 +222,10 @@ def _seed_identities(demo) -> None:
         person = demo.persons_by_group.get(group)
         if person is not None and not PersonIdentity.objects.filter(person=person, kind=kind).exists():
             PersonIdentity.objects.create(person=person, kind=kind, valid_from=year_start, source=source)
+    for group, balance in DEMO_ACCOUNTS.items():
+        person = demo.persons_by_group.get(group)
+        if person is not None:
+            PersonalAccount.objects.get_or_create(person=person, defaults={"balance": balance})
     for group, disease in DEMO_CERTIFICATIONS.items():
         person = demo.persons_by_group.get(group)
         if person is None or DiseaseCertification.objects.filter(person=person, disease=disease).exists():

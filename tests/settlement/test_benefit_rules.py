@@ -160,6 +160,9 @@ def test_demo_people_in_need_hold_their_identities(settings):
     from settlement.models import DiseaseLimit
 
     assert certified_diseases_on(demo.persons_by_group["resident"], today()) == {"diabetes"}
+    from settlement.selectors import personal_account_balance
+
+    assert personal_account_balance(person=demo.persons_by_group["retiree"]) == D("3000.00")
     assert DiseaseLimit.objects.filter(policy__region_id="510100", disease="diabetes").exists()
     seed_demo()  # idempotent
     assert PersonIdentity.objects.count() == 2

@@ -15,12 +15,12 @@ from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
 
 import pytest
-from django.db.models import Sum
+from django.db.models import F, Sum
 
 from accounts.choices import AssistanceCategory
 from accounts.models import DiseaseCertification
 from filing.dates import today
-from settlement.models import Accumulator, CatalogueItem, DiseaseLimit, Settlement
+from settlement.models import Accumulator, CatalogueItem, DiseaseLimit, PersonalAccount, Settlement
 from settlement.services import ItemInput, settlement_create, settlement_reverse
 from tests.factories import person_factory
 from tests.settlement import factories as f
@@ -212,6 +212,8 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
     DiseaseCertification.objects.create(
         person=person, disease="diabetes", valid_from=today() - dt.timedelta(days=1)
     )
+    opening = fen(rng, 0, 200000)
+    PersonalAccount.objects.create(person=person, balance=opening)  # every person here is an employee
     filing = f.filed(person, group=rng.choice(["resident", "worker", "temporary", "referral"]))
     counters = {level: f.counter(f.hospital(level=level))[0] for level in (1, 2, 3)}
 
@@ -228,6 +230,7 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
                 visit.update(filing_id=filing.pk, id_number=person.id_number)
         else:
             visit.update(visit_date=today())
+            visit["acct_used_flag"] = rng.random() < 0.6
             if visit_type == "chronic_outpatient":
                 visit["disease"] = "diabetes"  # certified below; the policy limits it
         if "filing_id" not in visit:
@@ -258,6 +261,11 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
     assert after["general_outpatient_basic_paid"] == by_type["general_outpatient"]
     assert after["diabetes_basic_paid"] == by_type["chronic_outpatient"]
     assert after["admissions"] == settled.filter(visit_type="inpatient").count()
+    # The personal account paid only within each share and holds the opening balance less what it paid.
+    account_paid = settled.aggregate(s=Sum("account_pay"))["s"]
+    assert PersonalAccount.objects.get(person=person).balance == opening - account_paid >= 0
+    assert not settled.filter(account_pay__gt=F("person_pays")).exists()
+    assert not settled.filter(visit_type="inpatient").exclude(account_pay=0).exists()
     if not policy.general_outpatient_counts_to_critical:
         assert not settled.filter(visit_type="general_outpatient").exclude(critical_fund=0).exists()
     if not (preferential and policy.preferential_uncapped):
@@ -305,3 +313,4 @@ def test_random_bills_split_exactly_within_caps_and_reverse_exactly(seed):
         settlement_reverse(settlement_id=settlement.pk, operator=operator, reason="property test")
         assert accumulator(person) == restored
     assert accumulator(person) == dict.fromkeys([*ACCUMULATED, "diabetes_basic_paid"], D("0.00"))
+    assert PersonalAccount.objects.get(person=person).balance == opening
