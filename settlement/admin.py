@@ -36,7 +36,7 @@ from .models import (
     SettlementLine,
     SupervisionFlag,
 )
-from .selectors import clearing_balances, prepaid_for, settlements_for_reviewer
+from .selectors import clearing_balances, owed_for_direction, prepaid_for, settlements_for_reviewer
 from .services import (
     CATALOGUE_COLUMNS,
     catalogue_export,
@@ -540,6 +540,7 @@ class ClearingStatementAdmin(admin.ModelAdmin):
         "month",
         "insured_province",
         "treatment_province",
+        "scheme",
         "settlement_count",
         "total",
         "basic_fund",
@@ -572,7 +573,9 @@ class ClearingStatementAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("balance due"))
     def balance_due(self, obj):
-        return obj.fund_total - prepaid_for(statement=obj)
+        # The prepayment is per direction and month: the balance is of all that month's statements of the
+        # direction (both schemes), funds and personal accounts.
+        return owed_for_direction(statement=obj) - prepaid_for(statement=obj)
 
     def get_urls(self):
         return [

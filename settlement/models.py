@@ -694,6 +694,13 @@ class ClearingStatement(models.Model):
     treatment_province = models.ForeignKey(
         "reference.Region", verbose_name=_("treatment province"), on_delete=models.PROTECT, related_name="+"
     )
+    scheme = models.CharField(
+        _("scheme"),
+        max_length=10,
+        choices=Scheme.choices,
+        blank=True,
+        help_text=_("Employee or resident scheme; empty on statements made before the split by scheme."),
+    )
     settlement_count = models.PositiveIntegerField(_("settlements"), default=0)
     total = _money(_("total"))
     basic_fund = _money(_("basic fund"))
@@ -715,7 +722,8 @@ class ClearingStatement(models.Model):
         ordering = ["-month", "insured_province_id", "treatment_province_id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["month", "insured_province", "treatment_province"], name="clearing_statement_unique"
+                fields=["month", "insured_province", "treatment_province", "scheme"],
+                name="clearing_statement_unique",
             ),
             models.CheckConstraint(
                 condition=Q(
@@ -729,7 +737,8 @@ class ClearingStatement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.month:%Y-%m} {self.insured_province_id} → {self.treatment_province_id}"
+        scheme = f" {self.get_scheme_display()}" if self.scheme else ""
+        return f"{self.month:%Y-%m} {self.insured_province_id} → {self.treatment_province_id}{scheme}"
 
 
 class ClearingLine(models.Model):

@@ -180,10 +180,12 @@ def clearing_balances(*, month: dt.date | None = None) -> list[dict]:
         statements = statements.filter(month=month)
         prepayments = prepayments.filter(month=month)
     rows: dict[tuple[str, str], dict] = defaultdict(lambda: {"cleared": ZERO, "prepaid": ZERO})
+    # What the insured province owes: the funds and the personal accounts' payments.
     for row in statements.values("insured_province_id", "treatment_province_id").annotate(
-        s=Sum("fund_total")
+        s=Sum("fund_total"), a=Sum("account_pay")
     ):
-        rows[(row["insured_province_id"], row["treatment_province_id"])]["cleared"] += row["s"] or ZERO
+        cleared = (row["s"] or ZERO) + (row["a"] or ZERO)
+        rows[(row["insured_province_id"], row["treatment_province_id"])]["cleared"] += cleared
     for row in prepayments.values("payer_province_id", "receiver_province_id").annotate(s=Sum("amount")):
         rows[(row["payer_province_id"], row["receiver_province_id"])]["prepaid"] += row["s"] or ZERO
     return [
@@ -208,6 +210,17 @@ def prepaid_for(*, statement: ClearingStatement) -> Decimal:
         ).aggregate(s=Sum("amount"))["s"]
         or ZERO
     )
+
+
+def owed_for_direction(*, statement: ClearingStatement) -> Decimal:
+    """What the insured province owes the treatment province for the statement's month, all schemes: the
+    funds and the personal accounts' payments of every statement of that direction and month."""
+    sums = ClearingStatement.objects.filter(
+        month=statement.month,
+        insured_province_id=statement.insured_province_id,
+        treatment_province_id=statement.treatment_province_id,
+    ).aggregate(f=Sum("fund_total"), a=Sum("account_pay"))
+    return (sums["f"] or ZERO) + (sums["a"] or ZERO)
 
 
 def group_ratio_cut_points(*, region_code: str, scheme: str, group: str, on_date: dt.date) -> int:

@@ -941,28 +941,32 @@ def clearing_build(*, month: dt.date, actor=None) -> list[ClearingStatement]:
     start, end = _month_bounds(month)
     confirmed = set(
         ClearingStatement.objects.filter(month=month, status=ClearingStatus.CONFIRMED).values_list(
-            "insured_province_id", "treatment_province_id"
+            "insured_province_id", "treatment_province_id", "scheme"
         )
     )
     ClearingStatement.objects.filter(month=month, status=ClearingStatus.DRAFT).delete()
     settlements = (
         Settlement.objects.filter(status=SettlementStatus.SETTLED, settled_at__gte=start, settled_at__lt=end)
         .exclude(insured_province=F("treatment_province"))
-        .order_by("insured_province", "treatment_province", "pk")
+        .order_by("insured_province", "treatment_province", "scheme", "pk")
     )
-    groups: dict[tuple[str, str], list[Settlement]] = {}
+    # One statement per direction and scheme (employee / resident): the schemes are separate funds.
+    groups: dict[tuple[str, str, str], list[Settlement]] = {}
     for settlement in settlements:
-        groups.setdefault((settlement.insured_province, settlement.treatment_province), []).append(settlement)
+        key = (settlement.insured_province, settlement.treatment_province, settlement.scheme)
+        groups.setdefault(key, []).append(settlement)
     built = []
     now = timezone.now()
-    for (insured, treatment), members in groups.items():
-        if (insured, treatment) in confirmed:
+    for (insured, treatment, scheme), members in groups.items():
+        # A statement confirmed before the split by scheme ("") covers both schemes of its direction.
+        if (insured, treatment, scheme) in confirmed or (insured, treatment, "") in confirmed:
             continue
         sums = {name: sum((getattr(s, name) for s in members), Decimal("0.00")) for name in _SUMMED}
         statement = ClearingStatement.objects.create(
             month=month,
             insured_province_id=insured,
             treatment_province_id=treatment,
+            scheme=scheme,
             settlement_count=len(members),
             fund_total=sums["basic_fund"]
             + sums["large_amount_fund"]
@@ -1016,6 +1020,7 @@ CLEARING_CSV_COLUMNS = [
     "month",
     "insured_province",
     "treatment_province",
+    "scheme",
     "settlement_number",
     "institution",
     "settled_at",
@@ -1045,6 +1050,7 @@ def clearing_export(*, statements) -> str:
                     month,
                     statement.insured_province_id,
                     statement.treatment_province_id,
+                    statement.scheme,
                     line.settlement.number,
                     line.institution.code,
                     timezone.localtime(line.settlement.settled_at).isoformat(timespec="seconds"),
@@ -1062,6 +1068,7 @@ def clearing_export(*, statements) -> str:
                 month,
                 statement.insured_province_id,
                 statement.treatment_province_id,
+                statement.scheme,
                 "TOTAL",
                 statement.settlement_count,
                 "",

@@ -1121,3 +1121,78 @@ def test_personal_account_pays_the_persons_share_when_they_agree():
         settlement_reverse(settlement_id=s.pk, operator=operator, reason="test")
     account.refresh_from_db()
     assert account.balance == D("140.00")
+
+
+# --- Clearing by scheme and fund ---------------------------------------------------------------------------
+
+
+def test_clearing_statements_split_by_scheme_and_fund():
+    """Two Chengdu people settle at the same Beijing hospital this month: an employee's general outpatient
+    visit paid partly from the personal account, and a low-income resident's (category low-income, assistance
+    70 %) outpatient visit. Clearing makes one statement per scheme, each fund in its own column.
+
+      employee ¥600: basic (600 − 200) × 50 % = 200.00; share 400.00, account 400.00 (balance 500)
+      resident ¥600: basic (600 − 200) × 50 % = 200.00; burden 400.00 (no critical illness);
+                     assistance 400 × 70 % = 280.00; person pays 120.00
+      employee statement: basic 200.00, funds 200.00, account 400.00
+      resident statement: basic 200.00, assistance 280.00, funds 480.00
+      the direction owes 200 + 400 + 480 = 1,080.00 (less what Sichuan prepaid Beijing: 1,000.00 → 80.00)
+    """
+    from django.contrib.auth import get_user_model
+
+    from settlement.models import ClearingStatement, PersonalAccount, Prepayment
+    from settlement.selectors import owed_for_direction, prepaid_for
+    from settlement.services import clearing_build, clearing_export
+
+    f.policy()
+    f.policy(scheme=Scheme.RESIDENT)
+    f.catalogue_item("XA10BA02", "二甲双胍缓释片", "A")
+    employee = person_factory()
+    PersonalAccount.objects.create(person=employee, balance=D("500.00"))
+    resident = person_factory(scheme=Scheme.RESIDENT, assistance_category=AssistanceCategory.LOW_INCOME)
+    operator, _key = f.counter()
+    for person, agreed in ((employee, True), (resident, False)):
+        f.filed(person)
+        settlement_create(
+            operator=operator,
+            use_id=f.consumed_use(person, operator),
+            visit_type="general_outpatient",
+            visit_date=today(),
+            acct_used_flag=agreed,
+            items=f.items(("XA10BA02", 1, "600.00")),
+        )
+    Prepayment.objects.create(
+        payer_province_id="510000",
+        receiver_province_id="110000",
+        month=today().replace(day=1),
+        amount=D("1000.00"),
+        created_by=get_user_model().objects.filter(is_superuser=True).first(),
+    )
+
+    clearing_build(month=today())
+
+    statements = {s.scheme: s for s in ClearingStatement.objects.filter(month=today().replace(day=1))}
+    assert set(statements) == {"employee", "resident"}
+    e, r = statements["employee"], statements["resident"]
+    assert (e.basic_fund, e.assistance_fund, e.fund_total, e.account_pay, e.person_pays) == (
+        D("200.00"),
+        D("0.00"),
+        D("200.00"),
+        D("400.00"),
+        D("400.00"),
+    )
+    assert (r.basic_fund, r.assistance_fund, r.fund_total, r.account_pay, r.person_pays) == (
+        D("200.00"),
+        D("280.00"),
+        D("480.00"),
+        D("0.00"),
+        D("120.00"),
+    )
+    assert owed_for_direction(statement=e) == owed_for_direction(statement=r) == D("1080.00")
+    assert owed_for_direction(statement=e) - prepaid_for(statement=e) == D("80.00")
+    csv_text = clearing_export(statements=[e, r])
+    header, *rows = csv_text.splitlines()
+    assert header.split(",")[:3] == ["month", "insured_province", "treatment_province"]
+    assert "scheme" in header and "account_pay" in header and "large_amount_fund" in header
+    totals = [row.split(",") for row in rows if ",TOTAL," in row]
+    assert [(t[3], t[-2]) for t in totals] == [("employee", "400.00"), ("resident", "0.00")]
