@@ -4,6 +4,7 @@ from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 
+from core.db import for_reading
 from core.errors import ServiceError
 
 from .choices import InstitutionKind, RegionLevel, Service
@@ -67,7 +68,7 @@ class RegionListApi(ListAPIView):
             qs = qs.filter(is_pooling_area=True)
         if params.get("q"):
             qs = qs.filter(name__contains=params["q"].strip())
-        return qs
+        return for_reading(qs)
 
 
 class InstitutionListApi(ListAPIView):
@@ -121,4 +122,4 @@ class InstitutionListApi(ListAPIView):
         if params.get("q"):
             term = params["q"].strip()
             qs = qs.filter(name__contains=term) | qs.filter(code=term.upper())
-        return qs.order_by("-level", "code")
+        return for_reading(qs.order_by("-level", "code"))
