@@ -208,7 +208,7 @@ class Cluster:
     def catch_up(self, database: str, timeout: float = 30) -> None:
         """Wait until the standby has replayed everything the primary wrote so far."""
         with psycopg.connect(self.dsn(self.primary_port, database), autocommit=True) as conn:
-            target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+            target = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             replayed = self.standby_sql(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn")[0]
