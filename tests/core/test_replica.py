@@ -247,3 +247,95 @@ def test_objects_read_from_the_standby_are_saved_to_the_primary(standby):
     notice.context = {"seen": True}
     notice.save()  # the standby is read-only: this would fail there
     assert Notification.objects.get(pk=notice.pk).context == {"seen": True}
+
+
+# What each request reads where (docs/scaling.md quotes the table this prints with `-s`).
+LISTS = [
+    ("person", "/"),
+    ("person", "/notices/"),
+    ("person", "/filings/"),
+    ("person", "/settlements/"),
+    ("person", "/ecode/"),
+    ("token", NOTIFICATIONS),
+    ("token", "/api/v1/filings/"),
+    ("token", "/api/v1/settlements/"),
+    ("token", "/api/v1/ecode/history"),
+    ("token", "/api/v1/institutions/?region=510000"),
+    ("staff", "/admin/notifications/notification/"),
+    ("staff", "/admin/ecode/codeevent/"),
+]
+
+
+def test_where_each_request_reads(standby, person_client, counter_client, capsys):
+    from django.core.cache import cache
+
+    from accounts.models import User
+    from ecode.services import credential_activate
+    from tests.settlement import factories as f
+    from tests.settlement.test_api import outpatient
+
+    f.policy()
+    f.catalogue_item("XJ01CAA040A001", "阿莫西林胶囊", "A")
+    f.catalogue_item("XC10AAA105A001", "阿托伐他汀钙片", "B")
+    person = person_factory()
+    f.filed(person)
+    operator, key = f.counter()
+    credential = credential_activate(person=person, actor=None)
+    _notify(person, 3)
+    admin = User.objects.create_superuser(username=f"admin-{time.time_ns()}", password="pw-Secret-123")
+    browser, staff = Client(), Client()
+    browser.force_login(person.user)
+    staff.force_login(admin)
+    app, terminal = person_client(person), counter_client(key)
+    standby.catch_up(_database(standby))
+
+    rows = []
+
+    def measure(label, who, send):
+        with (
+            CaptureQueriesContext(connections["default"]) as on_primary,
+            CaptureQueriesContext(connections[db.REPLICA]) as on_replica,
+        ):
+            response = send()
+        assert response.status_code in (200, 201), (label, response.status_code)
+        rows.append(f"| {label} | {who} | {len(on_primary)} | {len(on_replica)} |")
+        # Each request is measured as made by someone who did not just write.
+        for client in (browser, staff, app, terminal):
+            client.cookies.pop(db.PIN_COOKIE, None)
+        cache.clear()
+        return response, len(on_replica)
+
+    clients = {"person": browser, "token": app, "staff": staff}
+    for who, path in LISTS:
+        _response, on_replica = measure(f"GET `{path}`", who, lambda: clients[who].get(path))
+        assert on_replica > 0, path
+
+    decisions = [
+        ("GET `/api/v1/ecode/current`", "token", lambda: app.get("/api/v1/ecode/current")),
+        (
+            "POST `/api/v1/ecode/verify`",
+            "counter",
+            lambda: terminal.post(
+                "/api/v1/ecode/verify", {"token": token_issue(credential=credential).token}, format="json"
+            ),
+        ),
+    ]
+    for label, who, send in decisions:
+        assert measure(label, who, send)[1] == 0, label
+    used, on_replica = measure(
+        "POST `/api/v1/ecode/consume`",
+        "counter",
+        lambda: terminal.post(
+            "/api/v1/ecode/consume", {"token": token_issue(credential=credential).token}, format="json"
+        ),
+    )
+    assert on_replica == 0
+    settled, on_replica = measure(
+        "POST `/api/v1/settlements/`",
+        "counter",
+        lambda: terminal.post("/api/v1/settlements/", outpatient(used.json()["use_id"]), format="json"),
+    )
+    assert on_replica == 0 and settled.status_code == 201
+    with capsys.disabled():
+        print("\n| request | as | queries on the primary | on the replica |\n|---|---|---|---|")
+        print("\n".join(rows))
