@@ -9,7 +9,8 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.choices import PersonStatus, Role
+from accounts.choices import PersonStatus
+from accounts.scopes import scope
 from core.errors import NotFound, ServiceError
 from reference.choices import RegionLevel
 from reference.models import Institution, Region
@@ -99,12 +100,7 @@ def document_get_for_person(*, person, filing_id: int, document_id: int) -> Fili
 
 def filings_for_reviewer(*, user) -> QuerySet[Filing]:
     """Filings a staff user may see: a reviewer their own pooling area's, a superuser all, others none."""
-    qs = Filing.objects.all()
-    if user.is_superuser:
-        return qs
-    if getattr(user, "role", None) == Role.REVIEWER and user.region_id:
-        return qs.filter(insured_region_id=user.region_id)
-    return qs.none()
+    return scope(Filing.objects.all(), user, "insured_region_id")
 
 
 # --- In force at a counter ---

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.choices import Role
 from accounts.models import InsuredPerson
+from accounts.scopes import in_scope
 from core.audit import audit_record
 from core.errors import PermissionDenied, ServiceError
 from core.masking import mask_id_number, mask_phone
@@ -96,7 +97,7 @@ def _actor_roles(filing: Filing, actor) -> set[str]:
         return roles
     if filing.person.user_id is not None and filing.person.user_id == actor.pk:
         roles.add(OWNER)
-    if actor.is_superuser or (actor.role == Role.REVIEWER and actor.region_id == filing.insured_region_id):
+    if in_scope(filing, actor, "insured_region_id"):
         roles.add(AREA_REVIEWER)
     if actor.role == Role.COUNTER and actor.institution_id:
         roles.add(COUNTER)
