@@ -14,6 +14,7 @@ from accounts.scopes import scope
 from core.errors import NotFound, ServiceError
 from reference.choices import RegionLevel
 from reference.models import Institution, Region
+from reference.selectors import institution_search, region_covers, same_province
 
 from .choices import (
     EMERGENCY_OVERRIDES,
@@ -28,14 +29,6 @@ from .errors import FilingErrorCode
 from .models import Filing, FilingDocument, FilingInstitution, FilingPolicy, GroupRule
 
 PREVIEW_INSTITUTIONS = 20
-
-
-def region_covers(destination_code: str, region_code: str) -> bool:
-    """Whether the pooling area `region_code` lies in a destination (a pooling area, or a whole province, whose
-    code ends in 0000). Codes alone decide, so callers need not load regions."""
-    if destination_code.endswith("0000"):
-        return region_code[:2] == destination_code[:2]
-    return region_code == destination_code
 
 
 # --- Policies ---
@@ -197,7 +190,7 @@ def emergency_problem(*, person, institution: Institution) -> tuple[FilingErrorC
         return FilingErrorCode.INSTITUTION_NOT_NETWORKED, _(
             "%(name)s cannot settle cross-provincial bills."
         ) % {"name": institution.name}
-    if institution.region_id[:2] == person.insured_region_id[:2]:
+    if same_province(institution.region_id, person.insured_region_id):
         return FilingErrorCode.DESTINATION_IN_INSURED_PROVINCE, _(
             "Cross-provincial filing is for destinations outside your insured province."
         )
@@ -225,7 +218,7 @@ def destination_problem(*, person, destination: Region) -> tuple[FilingErrorCode
         return FilingErrorCode.DESTINATION_NOT_ALLOWED, _(
             "Choose a prefecture-level city, a municipality or a whole province."
         )
-    if destination.code[:2] == person.insured_region_id[:2]:
+    if same_province(destination.code, person.insured_region_id):
         return FilingErrorCode.DESTINATION_IN_INSURED_PROVINCE, _(
             "Cross-provincial filing is for destinations outside your insured province."
         )
@@ -286,10 +279,10 @@ def filing_rules_preview(*, person, group: str, destination: Region | str) -> di
         if group != FilingGroup.EMERGENCY
         else None
     )
-    networked = Institution.objects.in_region(destination).settling()
-    if rule and rule.required_service:
-        networked = networked.offering(rule.required_service)
-    sample = list(networked.select_related("region").order_by("-level", "code")[:PREVIEW_INSTITUTIONS])
+    networked = institution_search(
+        region=destination, networked=True, service=rule.required_service if rule else ""
+    )
+    sample = list(networked[:PREVIEW_INSTITUTIONS])
     long_term = FilingGroup(group).long_term
     materials = list(rule.materials) if rule else []
     return {

@@ -25,6 +25,7 @@ from core.errors import PermissionDenied, ServiceError
 from core.masking import mask_id_number, mask_phone
 from core.validators import validate_id_number, validate_phone
 from reference.models import Institution, Region
+from reference.selectors import region_covers
 
 from .choices import (
     PERSON_CHANNELS,
@@ -44,7 +45,6 @@ from .selectors import (
     filing_coverage,
     filing_policy_for,
     group_rule_of,
-    region_covers,
     region_get,
 )
 

@@ -29,11 +29,6 @@ from .models import (
 ZERO = Decimal("0.00")
 
 
-def province_code(region_code: str) -> str:
-    """The province of a 6-digit area code (first two digits + 0000)."""
-    return region_code[:2] + "0000"
-
-
 # --- Rules ---
 
 

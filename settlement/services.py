@@ -23,6 +23,7 @@ from core.deferred import deferrable, deferred_create
 from core.errors import NotFound, ServiceError
 from core.integrity import violated_constraint
 from reference.models import Region
+from reference.selectors import province_code
 from reference.services import ImportResult, RowError, csv_rows_validate
 
 from . import calculator
@@ -47,7 +48,7 @@ from .models import (
     SettlementLine,
     SupervisionFlag,
 )
-from .selectors import catalogue_entries, policy_in_force, policy_terms, province_code
+from .selectors import catalogue_entries, policy_in_force, policy_terms
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,9 @@ def test_path_follows_relations(people):
 
 
 def test_superuser_sees_every_area_even_with_a_reviewer_role(people):
-    root = User.objects.create_superuser("root", password=PASSWORD, role=Role.REVIEWER, region=region("510100"))
+    root = User.objects.create_superuser(
+        "root", password=PASSWORD, role=Role.REVIEWER, region=region("510100")
+    )
     assert staff_area(root) is None
     assert set(scope(InsuredPerson.objects.all(), root, "insured_region_id")) == set(people)
     assert all(in_scope(p, root, "insured_region_id") for p in people)
