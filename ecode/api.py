@@ -32,7 +32,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsCounter, IsInsuredPerson
 from core.exceptions import error_body
 from filing.choices import CoverageReason, FilingGroup
-from filing.selectors import Coverage
+from filing.coverage import Coverage
 from reference.choices import SCHEME_CODES, Scheme
 
 from . import qr

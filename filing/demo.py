@@ -13,9 +13,10 @@ from accounts.models import User
 from reference.models import Institution
 
 from .choices import Channel, FilingGroup, FilingStatus
+from .coverage import filing_coverage, filing_in_force
 from .dates import today
 from .models import FilingPolicy, GroupRule
-from .selectors import filing_coverage, filing_in_force, filing_policy_for
+from .selectors import filing_policy_for
 from .services import filing_approve, filing_create_draft, filing_policy_default_ensure, filing_submit
 
 LONG = {

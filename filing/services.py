@@ -35,14 +35,13 @@ from .choices import (
     FilingStatus,
     ProxyRelation,
 )
+from .coverage import emergency_problem, filing_coverage
 from .dates import add_months, today, validity_end, working_days_after
 from .documents import MAX_DOCUMENTS_PER_FILING, document_inspect
 from .errors import FilingErrorCode
 from .models import Filing, FilingDocument, FilingInstitution, FilingPolicy, GroupRule
 from .selectors import (
     eligibility_problems,
-    emergency_problem,
-    filing_coverage,
     filing_policy_for,
     group_rule_of,
     region_get,

@@ -22,6 +22,8 @@ from core.audit import audit_record
 from core.deferred import deferrable, deferred_create
 from core.errors import NotFound, ServiceError
 from core.integrity import violated_constraint
+from filing.coverage import emergency_overrides, filing_coverage, filings_in_force_here
+from filing.services import filing_record_emergency
 from reference.models import Region
 from reference.selectors import province_code
 from reference.services import ImportResult, RowError, csv_rows_validate
@@ -51,13 +53,6 @@ from .models import (
 from .selectors import catalogue_entries, policy_in_force, policy_terms
 
 logger = logging.getLogger(__name__)
-
-
-def _filing():
-    """The filing app's selectors and services (imported late: filing imports nothing of ours, but loads late)."""
-    from filing import selectors, services
-
-    return selectors, services
 
 
 def _notify(*, person, event: str, context: dict) -> None:
@@ -157,17 +152,16 @@ def _identify(*, institution, use_id, filing_id, id_number, visit_type):
 
 def _covering_filing(*, person, institution, service_date, visit_type, named_filing, emergency, operator):
     """The filing under which the bill is settled; an emergency without one is recorded as filed."""
-    from filing.choices import EMERGENCY_OVERRIDES
-
-    selectors, services = _filing()
-    coverage = selectors.filing_coverage(
+    coverage = filing_coverage(
         person=person, institution=institution, on_date=service_date, service=visit_type
     )
     if coverage.applies:
         if named_filing is None or coverage.filing.pk == named_filing.pk:
             return coverage.filing, False
         # The counter named another of the person's filings: it must itself be in force here.
-        if named_filing.pk in _filings_in_force_here(selectors, person, institution, service_date):
+        if named_filing.pk in filings_in_force_here(
+            person=person, institution=institution, on_date=service_date
+        ):
             return named_filing, False
         raise _refuse(
             SettlementErrorCode.NOT_COVERED,
@@ -175,22 +169,12 @@ def _covering_filing(*, person, institution, service_date, visit_type, named_fil
             field="filing_id",
             reason="other_destination",
         )
-    if emergency and coverage.reason in EMERGENCY_OVERRIDES:  # treated as filed, where one can be recorded
-        filing = services.filing_record_emergency(
+    if emergency and emergency_overrides(coverage):  # treated as filed, where one can be recorded
+        filing = filing_record_emergency(
             person=person, institution=institution, on_date=service_date, actor=operator
         )
         return filing, True
     raise ServiceError(coverage.reason, coverage.message, fields={"reason": coverage.reason}, status=409)
-
-
-def _filings_in_force_here(selectors, person, institution, on_date) -> set[int]:
-    from filing.choices import IN_FORCE_STATUSES
-    from filing.models import Filing
-
-    filings = Filing.objects.filter(
-        person=person, status__in=IN_FORCE_STATUSES, start_date__lte=on_date
-    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=on_date))
-    return {f.pk for f in filings if selectors.region_covers(f.destination_id, institution.region_id)}
 
 
 def _accumulator_locked(*, person, year: int, scheme: str) -> Accumulator:
