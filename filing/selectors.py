@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -41,11 +42,10 @@ def filing_policy_for(*, region: Region | str) -> FilingPolicy:
     if own is not None:
         return own
     default = next((p for p in policies if p.region_id is None), None)
-    if default is None:
-        # Migration 0003 creates it; this only runs if someone removed it.
-        from .services import filing_policy_default_ensure
-
-        default = filing_policy_default_ensure()
+    if default is None:  # migration 0003 creates it (filing.policy.filing_policy_default_ensure restores it)
+        raise ImproperlyConfigured(
+            "The default filing policy is missing: run manage.py seed_demo or migrate."
+        )
     return default
 
 

@@ -40,6 +40,9 @@ from .dates import add_months, today, validity_end, working_days_after
 from .documents import MAX_DOCUMENTS_PER_FILING, document_inspect
 from .errors import FilingErrorCode
 from .models import Filing, FilingDocument, FilingInstitution, FilingPolicy, GroupRule
+
+# The national rules live in .policy; the name stays importable here for callers that always found it here.
+from .policy import NATIONAL_DEFAULT_RULES as NATIONAL_DEFAULT_RULES
 from .selectors import (
     eligibility_problems,
     filing_policy_for,
@@ -1078,37 +1081,6 @@ def document_remove(*, document: FilingDocument, actor) -> None:
 
 
 # --- Policies ---
-
-NATIONAL_DEFAULT_RULES = {
-    FilingGroup.RETIREE: {
-        "materials": [DocumentKind.HOUSEHOLD_REGISTER],
-        "commitment_allowed": True,
-        "retired_required": True,
-    },
-    FilingGroup.RESIDENT: {"materials": [DocumentKind.RESIDENCE_PROOF], "commitment_allowed": True},
-    FilingGroup.WORKER: {"materials": [DocumentKind.WORK_PROOF], "commitment_allowed": True},
-    FilingGroup.REFERRAL: {
-        "materials": [DocumentKind.REFERRAL_LETTER],
-        "validity_months": 6,
-        "max_validity_months": 12,
-    },
-    FilingGroup.EMERGENCY: {"validity_months": 6, "auto_approve": True},
-    FilingGroup.TEMPORARY: {"validity_months": 6, "max_validity_months": 12, "commitment_allowed": True},
-}
-
-
-def filing_policy_default_ensure() -> FilingPolicy:
-    """The default policy (national rules) for areas without their own; created if missing."""
-    policy, created = FilingPolicy.objects.get_or_create(
-        region=None, defaults={"review_deadline_days": 10, "instant_approval": True, "retroactive_days": 90}
-    )
-    for group, values in NATIONAL_DEFAULT_RULES.items():
-        GroupRule.objects.get_or_create(
-            policy=policy,
-            group=group,
-            defaults={**values, "materials": [str(m) for m in values.get("materials", [])]},
-        )
-    return policy
 
 
 def filing_policy_record_change(*, policy: FilingPolicy, actor, changed: list[str]) -> None:
