@@ -25,7 +25,7 @@ from accounts.choices import Role
 from accounts.models import InsuredPerson
 from core.audit import audit_record
 from core.cache import cache_call
-from core.errors import ServiceError
+from core.errors import CommonErrorCode, ServiceError
 from core.fields import EncryptedTextField
 from ecode.keys import (
     KEYRING_TTL_SECONDS,
@@ -228,7 +228,7 @@ def _required_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         message = _("A reason is required.")
-        raise ServiceError("invalid", message, fields={"reason": [message]})
+        raise ServiceError(CommonErrorCode.INVALID, message, fields={"reason": [message]})
     return reason
 
 
@@ -953,7 +953,7 @@ def _check(
     request_no = (request_no or "").strip()
     if len(request_no) > 64:
         message = _("The request number is at most 64 characters.")
-        raise ServiceError("invalid", message, fields={"request_no": [message]})
+        raise ServiceError(CommonErrorCode.INVALID, message, fields={"request_no": [message]})
     text = token if isinstance(token, str) else ""
     event = CodeEvent(
         kind=kind,

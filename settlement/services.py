@@ -22,6 +22,7 @@ from core.audit import audit_record
 from core.deferred import deferrable, deferred_create
 from core.errors import NotFound, ServiceError
 from core.integrity import violated_constraint
+from filing.choices import CoverageReason
 from filing.coverage import emergency_overrides, filing_coverage, filings_in_force_here
 from filing.services import filing_record_emergency
 from reference.models import Region
@@ -167,7 +168,7 @@ def _covering_filing(*, person, institution, service_date, visit_type, named_fil
             SettlementErrorCode.NOT_COVERED,
             _("The named filing is not in force at this institution."),
             field="filing_id",
-            reason="other_destination",
+            reason=CoverageReason.OTHER_DESTINATION.value,
         )
     if emergency and emergency_overrides(coverage):  # treated as filed, where one can be recorded
         filing = filing_record_emergency(
@@ -607,8 +608,8 @@ _CATEGORY_ALIASES = {
 def _catalogue_row(line: int, row: dict[str, str]) -> tuple[dict, list[RowError]]:
     errors: list[RowError] = []
 
-    def err(field: str, code: str, message: str) -> None:
-        errors.append(RowError(line, field, code, message))
+    def err(field: str, code: SettlementErrorCode, message: str) -> None:
+        errors.append(RowError(line, field, code.value, message))
 
     code = (row.get("code") or "").strip()
     name = (row.get("name") or "").strip()
@@ -626,13 +627,21 @@ def _catalogue_row(line: int, row: dict[str, str]) -> tuple[dict, list[RowError]
         "first_share_rate": None,
     }
     if not code or len(code) > 50:
-        err("code", "invalid_code", _("The national code is required (at most 50 characters)."))
+        err(
+            "code",
+            SettlementErrorCode.INVALID_CODE,
+            _("The national code is required (at most 50 characters)."),
+        )
     if not name or len(name) > 200:
-        err("name", "required", _("The name is required (at most 200 characters)."))
+        err("name", SettlementErrorCode.REQUIRED, _("The name is required (at most 200 characters)."))
     if category not in ItemCategory.values:
-        err("category", "invalid_category", _("The category must be drug, service or consumable."))
+        err(
+            "category",
+            SettlementErrorCode.INVALID_CATEGORY,
+            _("The category must be drug, service or consumable."),
+        )
     if coverage not in CoverageClass.values:
-        err("coverage_class", "invalid_class", _("The class must be A/B/C (甲/乙/丙)."))
+        err("coverage_class", SettlementErrorCode.INVALID_CLASS, _("The class must be A/B/C (甲/乙/丙)."))
     if share_raw:
         try:
             share = Decimal(share_raw)
@@ -644,11 +653,15 @@ def _catalogue_row(line: int, row: dict[str, str]) -> tuple[dict, list[RowError]
         except InvalidOperation:
             err(
                 "first_share_rate",
-                "invalid_rate",
+                SettlementErrorCode.INVALID_RATE,
                 _("The first share must be a fraction (0.10) or a percent."),
             )
         if coverage != CoverageClass.B and values["first_share_rate"]:
-            err("first_share_rate", "first_share_not_class_b", _("Only class B items have a first share."))
+            err(
+                "first_share_rate",
+                SettlementErrorCode.FIRST_SHARE_NOT_CLASS_B,
+                _("Only class B items have a first share."),
+            )
     return values, errors
 
 
@@ -659,7 +672,7 @@ def catalogue_import(
     region = province if isinstance(province, Region) else Region.objects.filter(code=str(province)).first()
     if region is None or region.level != "province":
         raise ServiceError(
-            "invalid_province",
+            SettlementErrorCode.INVALID_PROVINCE,
             _("Choose a province-level region."),
             fields={"province": [_("Not a province.")]},
         )
@@ -1049,7 +1062,7 @@ def _check_institution_volume(settlement: Settlement) -> bool:
 def flag_review(*, flag: SupervisionFlag, actor, status: str, note: str = "") -> SupervisionFlag:
     """Dismiss or confirm a supervision flag, with an audit row."""
     if status not in (FlagStatus.DISMISSED, FlagStatus.CONFIRMED):
-        raise ServiceError("invalid_status", _("A flag is either dismissed or confirmed."))
+        raise ServiceError(SettlementErrorCode.INVALID_STATUS, _("A flag is either dismissed or confirmed."))
     flag = SupervisionFlag.objects.select_for_update().get(pk=flag.pk)
     before = flag.status
     flag.status = status
