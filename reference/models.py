@@ -30,20 +30,10 @@ class Region(models.Model):
         return f"{self.name} ({self.code})"
 
     @property
-    def province_code(self) -> str:
-        return self.code[:2] + "0000"
-
-    @property
     def full_name(self) -> str:
         if self.parent_id and self.parent_id != self.code:
             return f"{self.parent.name}{self.name}"
         return self.name
-
-    def contains(self, other: "Region") -> bool:
-        """True when `other` is this region or lies inside it (a prefecture of this province)."""
-        return other.code == self.code or (
-            self.level == RegionLevel.PROVINCE and other.parent_id == self.code
-        )
 
 
 class InstitutionQuerySet(models.QuerySet):
