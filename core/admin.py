@@ -63,7 +63,8 @@ class EstimatedCountPaginator(Paginator):
             sql, params = rows.query.sql_with_params()
         except EmptyResultSet:  # a filter that matches nothing, decided without asking the database
             return 0
-        bounded = rows[: self.exact_up_to + 1].count()
+        # In the list's order, so that the index that serves the page serves the count.
+        bounded = queryset.values("pk")[: self.exact_up_to + 1].count()
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]
