@@ -30,6 +30,11 @@ class Region(models.Model):
         return f"{self.name} ({self.code})"
 
     @property
+    def code_range(self) -> tuple[str, str]:
+        """The first and last code a region of this province can have (its code and its children's)."""
+        return self.code[:2] + "0000", self.code[:2] + "9999"
+
+    @property
     def full_name(self) -> str:
         if self.parent_id and self.parent_id != self.code:
             return f"{self.parent.name}{self.name}"
@@ -38,9 +43,14 @@ class Region(models.Model):
 
 class InstitutionQuerySet(models.QuerySet):
     def in_region(self, region: Region):
-        """Institutions located in a pooling area, or anywhere in a province."""
+        """Institutions located in a pooling area, or anywhere in a province.
+
+        A province is the range of codes that share its first two digits (GB/T 2260), so the (region, kind,
+        level) index serves it; a join to the parent region could not use it.
+        """
         if region.level == RegionLevel.PROVINCE:
-            return self.filter(Q(region_id=region.code) | Q(region__parent_id=region.code))
+            low, high = region.code_range
+            return self.filter(region_id__gte=low, region_id__lte=high)
         return self.filter(region_id=region.code)
 
     def settling(self):

@@ -13,8 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.person_search import PersonSearchMixin
 from accounts.scopes import AreaScopedMixin, scope, staff_area
-from core.admin import AuditEventInline, compact_datetime
+from core.admin import AuditEventInline, LargeTableAdminMixin, compact_datetime
 from core.errors import ServiceError
+from reference.choices import RegionLevel
 from reference.models import Institution, Region
 from reference.services import ImportFailed
 
@@ -49,13 +50,11 @@ from .services import (
 
 
 class _ProvinceFilter(admin.SimpleListFilter):
-    """A province column that holds a code, shown by the province's name."""
+    """A province column that holds a code, shown by the province's name; the choices come from the region
+    table, never from the settlements (which would read them all)."""
 
     def lookups(self, request, model_admin):
-        rows = model_admin.get_queryset(request).order_by().values_list(self.parameter_name, flat=True)
-        codes = sorted(set(rows))
-        names = dict(Region.objects.filter(code__in=codes).values_list("code", "name"))
-        return [(code, names.get(code, code)) for code in codes]
+        return list(Region.objects.filter(level=RegionLevel.PROVINCE).values_list("code", "name"))
 
     def queryset(self, request, queryset):
         return queryset.filter(**{self.parameter_name: self.value()}) if self.value() else queryset
@@ -311,7 +310,7 @@ class ReadOnlyMixin:
 
 
 @admin.register(Settlement)
-class SettlementAdmin(PersonSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
+class SettlementAdmin(PersonSearchMixin, ReadOnlyMixin, LargeTableAdminMixin, admin.ModelAdmin):
     """Settlements of the reviewer's insured area; a person's are found by a full ID number or mobile number
     (posted, never in the address)."""
 
@@ -338,7 +337,7 @@ class SettlementAdmin(PersonSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
     search_help_text = _(
         "Settlement number, request number, institution code or name; or a full ID number or mobile number."
     )
-    date_hierarchy = "settled_at"
+    recent_field = "settled_at"
     list_select_related = ("institution", "insured_region")
     inlines = [SettlementLineInline, AuditEventInline]
     exclude = ("person", "operator", "code_event", "filing", "reversed_by", "policy")
