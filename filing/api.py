@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsInsuredPerson
 from core.db import replica_reads
+from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from core.pagination import Pagination
 
 from .choices import PERSON_CHANNELS, Channel, DocumentKind, FilingGroup, ProxyRelation
@@ -19,7 +20,6 @@ from .selectors import (
     filings_for_person,
 )
 from .serializers import (
-    ErrorSerializer,
     FilingDocumentSerializer,
     FilingSerializer,
     RulesPreviewSerializer,
