@@ -87,10 +87,13 @@ def database(url: str) -> dict:
     """The DATABASES entry for ``url``. On PostgreSQL, parameters are bound on the server and a statement run
     DB_PREPARE_THRESHOLD times (default 5) on a connection is prepared there: the hot queries (a counter's
     check, sign-in) then skip planning. DB_PREPARE_THRESHOLD=off turns preparing off, for a pooler in
-    transaction mode that cannot keep prepared statements (PgBouncer before 1.21)."""
+    transaction mode that cannot keep prepared statements (PgBouncer before 1.21). DB_TRANSACTION_POOLING=1:
+    behind such a pooler, where a cursor left open between transactions may be on another server connection
+    by the next fetch, so `.iterator()` fetches in chunks through client-side cursors instead."""
     config = dj_database_url.parse(url)
     config["ATOMIC_REQUESTS"] = False
     config["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "0"))
+    config["DISABLE_SERVER_SIDE_CURSORS"] = env("DB_TRANSACTION_POOLING", "0") == "1"
     if config["ENGINE"] == "django.db.backends.postgresql":
         threshold = env("DB_PREPARE_THRESHOLD", "5")
         config.setdefault("OPTIONS", {}).update(
