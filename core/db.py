@@ -8,7 +8,8 @@ Even then the replica is used only when all of these hold, decided once per requ
 - this person did not write in the last `REPLICA_PIN_SECONDS` (a cookie, and a cache key per user for clients
   that keep no cookies): who just wrote reads the primary and so sees what they wrote;
 - the replica answers, within `REPLICA_MAX_LAG_SECONDS` of the primary. A replica that does not answer is left
-  alone for `REPLICA_RETRY_SECONDS` in this process; its reads go to the primary meanwhile, never a 5xx.
+  alone for `REPLICA_RETRY_SECONDS` in this process; its reads go to the primary meanwhile, never a 5xx. One
+  that fails under a read request's view after all has the view run again on the primary.
 
 Writes always go to the primary, whichever database an object was read from. docs/scaling.md says what reads
 where and why.
@@ -52,6 +53,7 @@ class _RequestState:
     alias: str | None = None  # decided at the first read that may use the replica
     wrote: bool = False
     scoped: bool = False  # the whole view reads as within replica_reads()
+    retried: bool = False  # the view was run again on the primary after the replica failed under it
 
 
 _state: contextvars.ContextVar[_RequestState | None] = contextvars.ContextVar(
@@ -233,6 +235,24 @@ def request_finished(token: contextvars.Token) -> bool:
     state = _state.get()
     _state.reset(token)
     return bool(state and state.wrote)
+
+
+def retry_on_primary(exception: BaseException) -> bool:
+    """Whether a read request's view should run again on the primary: `exception` came from the replica
+    (it died, or replay cancelled a query under it) after it answered this request's check. From now on
+    this request reads the primary, and this process leaves the replica alone for a while."""
+    state = _state.get()
+    if (
+        state is None
+        or state.retried
+        or state.alias != REPLICA
+        or not isinstance(exception, DatabaseError | InterfaceError)
+        or not connections[REPLICA].errors_occurred
+    ):
+        return False
+    replica_failed(exception)
+    state.alias, state.retried = PRIMARY, True
+    return True
 
 
 def read_replica_in_this_view() -> None:

@@ -49,7 +49,8 @@ class OutageMiddleware:
 
 class ReplicaMiddleware:
     """Read-your-writes and the admin's changelists for core.db: a request that wrote to the primary pins its
-    person there for REPLICA_PIN_SECONDS; a changelist shown (GET) reads the replica. Idle without a replica."""
+    person there for REPLICA_PIN_SECONDS; a changelist shown (GET) reads the replica; a read whose replica
+    failed under it runs again on the primary. Idle without a replica."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -68,10 +69,12 @@ class ReplicaMiddleware:
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
+        if not db.replica_configured():
+            return None
+        request.replica_view = (view_func, view_args, view_kwargs)  # to run again if the replica fails
         match = request.resolver_match
         if (
-            db.replica_configured()
-            and request.method in db.READ_METHODS
+            request.method in db.READ_METHODS
             and match is not None
             and match.namespace == "admin"
             and (match.url_name or "").endswith("_changelist")
@@ -81,3 +84,10 @@ class ReplicaMiddleware:
                 request.user.is_authenticated  # noqa: B018 - loads the lazy user now
             db.read_replica_in_this_view()
         return None
+
+    def process_exception(self, request, exception):
+        # Only a read runs again, and only once: it changed nothing, and the primary has what it asked for.
+        if not db.replica_configured() or not db.retry_on_primary(exception):
+            return None
+        view_func, view_args, view_kwargs = request.replica_view
+        return view_func(request, *view_args, **view_kwargs)

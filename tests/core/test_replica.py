@@ -224,6 +224,30 @@ def test_reads_fall_back_to_the_primary_while_the_standby_is_down(standby, perso
     assert "notifications_notification" in _tables(on_replica)
 
 
+def test_a_standby_that_fails_under_a_list_has_the_list_read_again_from_the_primary(
+    standby, person_client, caplog
+):
+    """The standby answered the request's check, then its connection died before the list's query."""
+    person = person_factory()
+    _notify(person)
+    standby.catch_up(_database(standby))
+    _notify(person)  # the primary's answer has two
+    killed = []
+
+    def die_before_the_list(execute, sql, params, many, context):
+        if "notifications_notification" in sql and not killed:
+            pid = context["connection"].connection.info.backend_pid
+            standby.standby_sql(f"SELECT pg_terminate_backend({pid})")
+            killed.append(pid)
+        return execute(sql, params, many, context)
+
+    with connections[db.REPLICA].execute_wrapper(die_before_the_list):
+        response = person_client(person).get(NOTIFICATIONS)
+    assert killed and response.status_code == 200
+    assert response.json()["count"] == 2 and response.json()["unread_count"] == 2
+    assert "Replica unavailable (OperationalError)" in caplog.text
+
+
 def test_a_standby_too_far_behind_is_not_read(standby, person_client, client, settings):
     settings.REPLICA_MAX_LAG_SECONDS = 0.2
     person = person_factory()
@@ -266,7 +290,7 @@ LISTS = [
 ]
 
 
-def test_where_each_request_reads(standby, person_client, counter_client, capsys):
+def test_where_each_request_reads(standby, person_client, counter_client):
     from django.core.cache import cache
 
     from accounts.models import User
@@ -336,6 +360,5 @@ def test_where_each_request_reads(standby, person_client, counter_client, capsys
         lambda: terminal.post("/api/v1/settlements/", outpatient(used.json()["use_id"]), format="json"),
     )
     assert on_replica == 0 and settled.status_code == 201
-    with capsys.disabled():
-        print("\n| request | as | queries on the primary | on the replica |\n|---|---|---|---|")
-        print("\n".join(rows))
+    print("\n| request | as | queries on the primary | on the replica |\n|---|---|---|---|")
+    print("\n".join(rows))
