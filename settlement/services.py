@@ -47,6 +47,8 @@ from .models import (
     CatalogueItem,
     ClearingLine,
     ClearingStatement,
+    Policy,
+    Prepayment,
     Settlement,
     SettlementLine,
     SupervisionFlag,
@@ -585,6 +587,23 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
     return settlement
 
 
+# --- Policies -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def policy_save(*, policy: Policy, actor, changed: list[str]) -> Policy:
+    """Save an area's settlement policy as an agency entered it (in admin), with an audit row."""
+    created = policy.pk is None
+    policy.save()
+    audit_record(
+        actor=actor,
+        action="policy.create" if created else "policy.change",
+        target=policy,
+        data={"fields": sorted(changed)},
+    )
+    return policy
+
+
 # --- Catalogue import ----------------------------------------------------------------------------------------
 
 CATALOGUE_COLUMNS = ["code", "name", "category", "coverage_class", "first_share_rate", "unit"]
@@ -853,6 +872,22 @@ CLEARING_CSV_COLUMNS = [
     "assistance_fund",
     "person_pays",
 ]
+
+
+@transaction.atomic
+def prepayment_save(*, prepayment: Prepayment, actor) -> Prepayment:
+    """Record (or correct) a province's prepayment for a month, with an audit row."""
+    created = prepayment.pk is None
+    if created:
+        prepayment.created_by = actor
+    prepayment.save()
+    audit_record(
+        actor=actor,
+        action="prepayment.record" if created else "prepayment.change",
+        target=prepayment,
+        data={"amount": str(prepayment.amount), "month": prepayment.month.isoformat()},
+    )
+    return prepayment
 
 
 def clearing_export(*, statements) -> str:
