@@ -62,6 +62,15 @@ class ServiceError(Exception):
         return self.code
 
 
+def refusal(
+    code: str | Enum, message: Any, field: str | None = None, *, status: int | None = None, **extra: Any
+) -> ServiceError:
+    """A ServiceError whose message is also the error of one input `field` (when given); `extra` adds fields."""
+    fields: dict[str, Any] = {field: [message]} if field else {}
+    fields.update(extra)
+    return ServiceError(code, message, fields=fields, status=status)
+
+
 class NotFound(ServiceError):
     status_code = 404
 
