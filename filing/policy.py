@@ -6,6 +6,9 @@ equal.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+
 from django.db import transaction
 
 from .choices import DocumentKind, FilingGroup
@@ -51,3 +54,22 @@ def filing_policy_default_ensure() -> FilingPolicy:
     for group, values in national_rules().items():
         GroupRule.objects.get_or_create(policy=policy, group=group, defaults=values)
     return policy
+
+
+# How many points the insured place's settlement policy cuts a group's fund ratio. Settlement owns that policy
+# and depends on filing, so it gives filing this reader at start-up (settlement.apps) instead of filing
+# importing settlement; without it the cut is 0.
+_ratio_cut_source: Callable[..., int] | None = None
+
+
+def ratio_cut_source_set(source: Callable[..., int] | None) -> None:
+    """Name the reader of ratio cuts: ``source(region_code=, scheme=, group=, on_date=)`` gives points."""
+    global _ratio_cut_source
+    _ratio_cut_source = source
+
+
+def ratio_cut_points_for(*, region_code: str, scheme: str, group: str, on_date: dt.date) -> int:
+    """The points by which the insured place's policy cuts a filing group's fund ratio on `on_date`."""
+    if _ratio_cut_source is None:
+        return 0
+    return _ratio_cut_source(region_code=region_code, scheme=scheme, group=group, on_date=on_date)
