@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
 
 from .choices import DocumentKind, FilingGroup
 from .models import FilingPolicy, GroupRule
 
-NATIONAL_DEFAULT_RULES = {
+NATIONAL_DEFAULT_RULES: dict[str, dict[str, Any]] = {
     FilingGroup.RETIREE: {
         "materials": [DocumentKind.HOUSEHOLD_REGISTER],
         "commitment_allowed": True,
@@ -31,13 +32,17 @@ NATIONAL_DEFAULT_RULES = {
     FilingGroup.TEMPORARY: {"validity_months": 6, "max_validity_months": 12, "commitment_allowed": True},
 }
 
-DEFAULT_POLICY_FIELDS = {"review_deadline_days": 10, "instant_approval": True, "retroactive_days": 90}
+DEFAULT_POLICY_FIELDS: dict[str, Any] = {
+    "review_deadline_days": 10,
+    "instant_approval": True,
+    "retroactive_days": 90,
+}
 
 
-def national_rules(*, wait: int | None = None, **overrides: dict) -> dict[str, dict]:
+def national_rules(*, wait: int | None = None, **overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The national rule of each group as GroupRule fields; `wait` sets the months before a long-term filing
     may be changed, `overrides` ({group: {field: value}}) an area's own choices."""
-    rules = {}
+    rules: dict[str, dict[str, Any]] = {}
     for group, values in NATIONAL_DEFAULT_RULES.items():
         rule = {**values, "materials": [str(m) for m in values.get("materials", [])]}
         if wait is not None and FilingGroup(group).long_term:

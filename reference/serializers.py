@@ -6,7 +6,7 @@ from .models import Institution, Region
 
 
 class RegionSerializer(serializers.ModelSerializer):
-    parent = serializers.CharField(source="parent_id", allow_null=True)
+    parent = serializers.CharField(source="parent_id", allow_null=True)  # type: ignore[assignment]
 
     class Meta:
         model = Region
