@@ -30,6 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsCounter, IsInsuredPerson
+from core.db import for_reading
 from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from core.exceptions import error_body
 from filing.choices import CoverageReason, FilingGroup
@@ -187,7 +188,7 @@ class HistoryApi(ListAPIView):
     serializer_class = OutputSerializer
 
     def get_queryset(self):
-        return code_events_for_person(person=self.request.user.person)
+        return for_reading(code_events_for_person(person=self.request.user.person))
 
 
 # --- The counter's side ---

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsInsuredPerson
+from core.db import replica_reads
 from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from core.pagination import Pagination
 
@@ -113,6 +114,7 @@ class FilingListCreateApi(APIView):
     @extend_schema(
         operation_id="filings_list", summary="List my filings", responses={200: FilingSerializer(many=True)}
     )
+    @replica_reads()
     def get(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(filings_for_person(person=request.user.person), request, view=self)

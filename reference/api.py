@@ -3,6 +3,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 
+from core.db import for_reading
 from core.errors import ServiceError
 
 from .choices import InstitutionKind, RegionLevel, Service
@@ -40,7 +41,7 @@ class RegionListApi(ListAPIView):
             qs = qs.filter(is_pooling_area=True)
         if params.get("q"):
             qs = qs.filter(name__contains=params["q"].strip())
-        return qs
+        return for_reading(qs)
 
 
 class InstitutionListApi(ListAPIView):
@@ -86,11 +87,13 @@ class InstitutionListApi(ListAPIView):
             raise ServiceError(
                 ReferenceErrorCode.INVALID, _("Unknown service."), fields={"service": [_("Unknown service.")]}
             )
-        return institution_search(
-            region=region,
-            kind=params.get("kind", ""),
-            level=int(params["level"]) if params.get("level") else None,
-            service=params.get("service", ""),
-            networked=params.get("networked") in ("1", "true"),
-            term=params.get("q", ""),
+        return for_reading(
+            institution_search(
+                region=region,
+                kind=params.get("kind", ""),
+                level=int(params["level"]) if params.get("level") else None,
+                service=params.get("service", ""),
+                networked=params.get("networked") in ("1", "true"),
+                term=params.get("q", ""),
+            )
         )
