@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest
 
 from .choices import Role
 
@@ -60,14 +61,14 @@ class AreaScopedMixin:
 
     area_field = "region_id"
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return scope(super().get_queryset(request), request.user, self.area_field)  # type: ignore[misc]
 
-    def _own(self, request, obj) -> bool:
+    def _own(self, request: HttpRequest, obj: Model | None) -> bool:
         return obj is None or in_scope(obj, request.user, self.area_field)
 
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and self._own(request, obj)  # type: ignore[misc]
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return bool(super().has_change_permission(request, obj)) and self._own(request, obj)  # type: ignore[misc]
 
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and self._own(request, obj)  # type: ignore[misc]
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return bool(super().has_delete_permission(request, obj)) and self._own(request, obj)  # type: ignore[misc]

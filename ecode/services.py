@@ -153,10 +153,6 @@ class VerificationResult:
 # --- Notifications (the notifications app writes its rows in our transaction) ---
 
 
-def _notify(*, person, event: str, context: dict) -> None:
-    notification_create(person=person, event=event, context=context)
-
-
 # --- Credentials ---
 
 
@@ -189,7 +185,7 @@ def credential_activate(*, person, actor) -> Credential:
             EcodeServiceErrorCode.ALREADY_ACTIVATED, _("The e-code is already activated."), status=409
         ) from None
     audit_record(actor=actor, action="ecode.activate", target=credential, to_state=credential.status)
-    _notify(person=person, event="ecode_activated", context={})
+    notification_create(person=person, event="ecode_activated", context={})
     return credential
 
 
@@ -244,7 +240,7 @@ def credential_suspend(*, credential: Credential, actor, reason: str) -> Credent
         action="ecode.suspend",
         reason=reason,
     )
-    _notify(person=credential.person, event="ecode_suspended", context={"reason": reason})
+    notification_create(person=credential.person, event="ecode_suspended", context={"reason": reason})
     return credential
 
 
@@ -1064,7 +1060,7 @@ def _consume(event: CodeEvent, *, verified, coverage, now: datetime, today) -> V
     try:
         with transaction.atomic():
             event.save(force_insert=True)
-            _notify(
+            notification_create(
                 person=event.person,
                 event="ecode_used",
                 context={

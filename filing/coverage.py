@@ -7,10 +7,12 @@ one-statement check takes its SQL condition from ``in_force_sql``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Field, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from reference.models import Institution
@@ -20,6 +22,9 @@ from .choices import EMERGENCY_OVERRIDES, IN_FORCE_STATUSES, CoverageReason, Fil
 from .dates import today
 from .errors import FilingErrorCode
 from .models import Filing, FilingInstitution
+
+if TYPE_CHECKING:
+    from accounts.models import InsuredPerson
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ class Coverage:
         return str(CoverageReason(self.reason).label)
 
 
-def in_force_order(filings: list[Filing]) -> list[Filing]:
+def in_force_order(filings: Iterable[Filing]) -> list[Filing]:
     """Filings in force, in the order they speak for the person: a regular filing before an emergency
     episode, then the most recent first."""
     return sorted(filings, key=lambda f: (f.group == FilingGroup.EMERGENCY, -f.start_date.toordinal(), -f.pk))
@@ -49,7 +54,7 @@ def in_force_q(on_date: dt.date) -> Q:
     )
 
 
-def filings_in_force(*, person, on_date: dt.date) -> QuerySet[Filing]:
+def filings_in_force(*, person: InsuredPerson, on_date: dt.date) -> QuerySet[Filing]:
     """The person's filings in force on `on_date`, in any scheme and destination (unordered)."""
     return Filing.objects.filter(in_force_q(on_date), person=person)
 
@@ -58,7 +63,7 @@ def in_force_sql(alias: str) -> str:
     """``in_force_q`` as an SQL condition on the filing table aliased `alias`, for a statement that cannot use
     the ORM (the counter's one-statement check); its parameters are ``in_force_params``."""
     column = {
-        name: f'{alias}."{Filing._meta.get_field(name).column}"'
+        name: f'{alias}."{cast("Field[Any, Any]", Filing._meta.get_field(name)).column}"'
         for name in ("status", "start_date", "end_date")
     }
     statuses = ", ".join(["%s"] * len(IN_FORCE_STATUSES))
@@ -68,17 +73,17 @@ def in_force_sql(alias: str) -> str:
     )
 
 
-def in_force_params(on_date: dt.date) -> tuple:
+def in_force_params(on_date: dt.date) -> tuple[Any, ...]:
     """The parameters of ``in_force_sql`` for `on_date`, in order."""
     day = connection.ops.adapt_datefield_value(on_date)
     return (*(str(status) for status in IN_FORCE_STATUSES), day, day)
 
 
-def _in_force(*, person, on_date: dt.date) -> list[Filing]:
+def _in_force(*, person: InsuredPerson, on_date: dt.date) -> list[Filing]:
     return in_force_order(filings_in_force(person=person, on_date=on_date).select_related("destination"))
 
 
-def filings_in_force_here(*, person, institution: Institution, on_date: dt.date) -> set[int]:
+def filings_in_force_here(*, person: InsuredPerson, institution: Institution, on_date: dt.date) -> set[int]:
     """The ids of the person's filings in force on `on_date` whose destination covers `institution` (picked
     there or not)."""
     filings = filings_in_force(person=person, on_date=on_date).only("destination")
@@ -97,7 +102,11 @@ def _picked_here(filings: list[Filing], institution: Institution) -> set[int]:
 
 
 def filing_coverage(
-    *, person, institution: Institution, on_date: dt.date | None = None, service: str | None = None
+    *,
+    person: InsuredPerson,
+    institution: Institution,
+    on_date: dt.date | None = None,
+    service: str | None = None,
 ) -> Coverage:
     """Whether a filing in force on `on_date` (default today) lets the person settle directly at `institution`,
     and for `service` when given. At most two queries."""
@@ -108,7 +117,11 @@ def filing_coverage(
 
 
 def coverage_among(
-    filings: list[Filing], institution: Institution, *, picked_here, service: str | None = None
+    filings: list[Filing],
+    institution: Institution,
+    *,
+    picked_here: Callable[[list[Filing]], set[int]],
+    service: str | None = None,
 ) -> Coverage:
     """The rule of ``filing_coverage`` over filings already known to be in force (in ``in_force_order``).
 
@@ -131,7 +144,7 @@ def coverage_among(
 
 
 def filing_in_force(
-    *, person, institution: Institution | None = None, on_date: dt.date | None = None
+    *, person: InsuredPerson, institution: Institution | None = None, on_date: dt.date | None = None
 ) -> Filing | None:
     """The approved filing in force on `on_date` (default today) for the person, in any scheme; with
     `institution`, only one under which that institution settles directly."""
@@ -142,7 +155,9 @@ def filing_in_force(
     return coverage.filing if coverage.applies else None
 
 
-def emergency_problem(*, person, institution: Institution) -> tuple[FilingErrorCode, str] | None:
+def emergency_problem(
+    *, person: InsuredPerson, institution: Institution
+) -> tuple[FilingErrorCode, str] | None:
     """Why an emergency treated at `institution` cannot be recorded as filed there (the checks of
     `filing.services.filing_record_emergency`), or None."""
     if not (institution.active and institution.networked):
@@ -156,7 +171,7 @@ def emergency_problem(*, person, institution: Institution) -> tuple[FilingErrorC
     return None
 
 
-def emergency_settles(coverage: Coverage, *, person, institution: Institution) -> bool:
+def emergency_settles(coverage: Coverage, *, person: InsuredPerson, institution: Institution) -> bool:
     """Whether an emergency at `institution` is settled directly all the same: under the filing in force
     there, or as filed (the reason there is none is one an emergency overrides, and one can be recorded)."""
     if coverage.applies:

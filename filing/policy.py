@@ -6,12 +6,16 @@ equal.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
 from django.db import transaction
 
 from .choices import DocumentKind, FilingGroup
 from .models import FilingPolicy, GroupRule
 
-NATIONAL_DEFAULT_RULES = {
+NATIONAL_DEFAULT_RULES: dict[str, dict[str, Any]] = {
     FilingGroup.RETIREE: {
         "materials": [DocumentKind.HOUSEHOLD_REGISTER],
         "commitment_allowed": True,
@@ -28,13 +32,17 @@ NATIONAL_DEFAULT_RULES = {
     FilingGroup.TEMPORARY: {"validity_months": 6, "max_validity_months": 12, "commitment_allowed": True},
 }
 
-DEFAULT_POLICY_FIELDS = {"review_deadline_days": 10, "instant_approval": True, "retroactive_days": 90}
+DEFAULT_POLICY_FIELDS: dict[str, Any] = {
+    "review_deadline_days": 10,
+    "instant_approval": True,
+    "retroactive_days": 90,
+}
 
 
-def national_rules(*, wait: int | None = None, **overrides: dict) -> dict[str, dict]:
+def national_rules(*, wait: int | None = None, **overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The national rule of each group as GroupRule fields; `wait` sets the months before a long-term filing
     may be changed, `overrides` ({group: {field: value}}) an area's own choices."""
-    rules = {}
+    rules: dict[str, dict[str, Any]] = {}
     for group, values in NATIONAL_DEFAULT_RULES.items():
         rule = {**values, "materials": [str(m) for m in values.get("materials", [])]}
         if wait is not None and FilingGroup(group).long_term:
@@ -51,3 +59,22 @@ def filing_policy_default_ensure() -> FilingPolicy:
     for group, values in national_rules().items():
         GroupRule.objects.get_or_create(policy=policy, group=group, defaults=values)
     return policy
+
+
+# How many points the insured place's settlement policy cuts a group's fund ratio. Settlement owns that policy
+# and depends on filing, so it gives filing this reader at start-up (settlement.apps) instead of filing
+# importing settlement; without it the cut is 0.
+_ratio_cut_source: Callable[..., int] | None = None
+
+
+def ratio_cut_source_set(source: Callable[..., int] | None) -> None:
+    """Name the reader of ratio cuts: ``source(region_code=, scheme=, group=, on_date=)`` gives points."""
+    global _ratio_cut_source
+    _ratio_cut_source = source
+
+
+def ratio_cut_points_for(*, region_code: str, scheme: str, group: str, on_date: dt.date) -> int:
+    """The points by which the insured place's policy cuts a filing group's fund ratio on `on_date`."""
+    if _ratio_cut_source is None:
+        return 0
+    return _ratio_cut_source(region_code=region_code, scheme=scheme, group=group, on_date=on_date)

@@ -25,6 +25,7 @@ from .coverage import filing_coverage as filing_coverage
 from .coverage import filing_in_force as filing_in_force
 from .errors import FilingErrorCode
 from .models import Filing, FilingDocument, FilingInstitution, FilingPolicy, GroupRule
+from .policy import ratio_cut_points_for
 
 PREVIEW_INSTITUTIONS = 20
 
@@ -204,8 +205,6 @@ def filing_rules_preview(*, person, group: str, destination: Region | str) -> di
 def ratio_cut_points(*, person, group: str) -> int:
     # The cut belongs to the insured place's settlement policy (versioned per scheme and year); filing only
     # explains it before the person files.
-    from settlement.selectors import group_ratio_cut_points
-
-    return group_ratio_cut_points(
+    return ratio_cut_points_for(
         region_code=person.insured_region_id, scheme=person.scheme, group=group, on_date=timezone.localdate()
     )

@@ -22,6 +22,7 @@ from accounts.models import InsuredPerson
 from accounts.scopes import in_scope
 from core.audit import audit_record
 from core.errors import PermissionDenied, ServiceError
+from core.errors import refusal as _error
 from core.masking import mask_id_number, mask_phone
 from core.validators import validate_id_number, validate_phone
 from reference.models import Institution, Region
@@ -193,10 +194,6 @@ def _notify(filing: Filing, event: str, **extra) -> None:
     }
     context.update(extra)
     notification_create(person=filing.person, event=event, context=context)
-
-
-def _error(code: FilingErrorCode, message: str, field: str | None = None, status: int | None = None):
-    return ServiceError(code, message, fields={field: [message]} if field else None, status=status)
 
 
 def _lock_person(person_id: int) -> None:

@@ -1,6 +1,5 @@
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 
@@ -9,37 +8,9 @@ from core.errors import ServiceError
 
 from .choices import InstitutionKind, RegionLevel, Service
 from .errors import ReferenceErrorCode
-from .models import Institution, Region
+from .models import Region
 from .selectors import institution_search
-
-
-class RegionSerializer(serializers.ModelSerializer):
-    parent = serializers.CharField(source="parent_id", allow_null=True)
-
-    class Meta:
-        model = Region
-        fields = ["code", "name", "level", "parent", "is_pooling_area"]
-
-
-class InstitutionSerializer(serializers.ModelSerializer):
-    region = serializers.CharField(source="region_id")
-    region_name = serializers.CharField(source="region.name")
-    services = serializers.ListField(child=serializers.CharField())
-
-    class Meta:
-        model = Institution
-        fields = [
-            "code",
-            "name",
-            "kind",
-            "level",
-            "region",
-            "region_name",
-            "address",
-            "services",
-            "networked",
-            "active",
-        ]
+from .serializers import InstitutionSerializer, RegionSerializer
 
 
 class RegionListApi(ListAPIView):

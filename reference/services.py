@@ -18,6 +18,7 @@ from .choices import InstitutionKind, InstitutionLevel, RegionLevel
 from .errors import ReferenceErrorCode
 from .models import Institution, Region
 from .selectors import area_inside
+from .signals import institutions_changed
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 REGIONS_CSV = DATA_DIR / "regions.csv"
@@ -248,10 +249,8 @@ def institutions_import(*, data: str | bytes, dry_run: bool = False) -> ImportRe
             )
         result.created, result.updated = len(to_create), len(to_update)
     if not dry_run:
-        from accounts.services import api_key_cache_clear
-
-        # bulk_update sends no signals: an institution switched off here must stop its terminals at once.
-        api_key_cache_clear()
+        # bulk_update sends no post_save: an institution switched off here must stop its terminals at once.
+        institutions_changed.send(sender=Institution)
     return result
 
 

@@ -45,6 +45,8 @@ from .services import (
     clearing_export,
     flag_review,
     month_start,
+    policy_save,
+    prepayment_save,
     previous_month,
 )
 
@@ -261,15 +263,7 @@ class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
         return () if staff_area(request.user) else self.autocomplete_fields
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        from core.audit import audit_record
-
-        audit_record(
-            actor=request.user,
-            action="policy.change" if change else "policy.create",
-            target=obj,
-            data={"fields": sorted(form.changed_data)},
-        )
+        policy_save(policy=obj, actor=request.user, changed=form.changed_data)
 
 
 # --- Settlements ---------------------------------------------------------------------------------------------
@@ -555,17 +549,7 @@ class PrepaymentAdmin(admin.ModelAdmin):
     inlines = [AuditEventInline]
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        from core.audit import audit_record
-
-        audit_record(
-            actor=request.user,
-            action="prepayment.change" if change else "prepayment.record",
-            target=obj,
-            data={"amount": str(obj.amount), "month": obj.month.isoformat()},
-        )
+        prepayment_save(prepayment=obj, actor=request.user)
 
 
 # --- Supervision ---------------------------------------------------------------------------------------------

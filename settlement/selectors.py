@@ -32,14 +32,18 @@ ZERO = Decimal("0.00")
 # --- Rules ---
 
 
+def _policies_in_force(*, region_code: str, scheme: str, on_date: dt.date) -> QuerySet[Policy]:
+    # The version in force first: the latest effective date not after `on_date`, in that year.
+    return Policy.objects.filter(
+        region_id=region_code, scheme=scheme, year=on_date.year, effective_from__lte=on_date
+    ).order_by("-effective_from")
+
+
 def policy_in_force(*, region_code: str, scheme: str, on_date: dt.date) -> Policy | None:
     """The insured place's policy version in force on `on_date` (the latest effective date not after it, in
     that year), with its rates, tiers and assistance rules."""
     return (
-        Policy.objects.filter(
-            region_id=region_code, scheme=scheme, year=on_date.year, effective_from__lte=on_date
-        )
-        .order_by("-effective_from")
+        _policies_in_force(region_code=region_code, scheme=scheme, on_date=on_date)
         .prefetch_related("rates", "critical_tiers", "assistance_rules")
         .first()
     )
@@ -178,10 +182,7 @@ def group_ratio_cut_points(*, region_code: str, scheme: str, group: str, on_date
     """How many percentage points the insured place's policy cuts the fund ratio for a filing group (0 when
     no policy is in force). The settlement policy is the one source of these cuts; filing shows them."""
     policy = (
-        Policy.objects.filter(
-            region_id=region_code, scheme=scheme, year=on_date.year, effective_from__lte=on_date
-        )
-        .order_by("-effective_from")
+        _policies_in_force(region_code=region_code, scheme=scheme, on_date=on_date)
         .only("temporary_cut", "referral_cut", "emergency_cut")
         .first()
     )

@@ -19,12 +19,15 @@ from django.utils.translation import gettext as _
 
 from accounts.services import person_get_by_id_number
 from core.audit import audit_record
+from core.dates import today
 from core.deferred import deferrable, deferred_create
 from core.errors import NotFound, ServiceError
+from core.errors import refusal as _refuse
 from core.integrity import violated_constraint
 from filing.choices import CoverageReason
 from filing.coverage import emergency_overrides, filing_coverage, filings_in_force_here
 from filing.services import filing_record_emergency
+from notifications.services import notification_create
 from reference.models import Region
 from reference.selectors import province_code
 from reference.services import ImportResult, RowError, csv_rows_validate
@@ -47,6 +50,8 @@ from .models import (
     CatalogueItem,
     ClearingLine,
     ClearingStatement,
+    Policy,
+    Prepayment,
     Settlement,
     SettlementLine,
     SupervisionFlag,
@@ -54,16 +59,6 @@ from .models import (
 from .selectors import catalogue_entries, policy_in_force, policy_terms
 
 logger = logging.getLogger(__name__)
-
-
-def _notify(*, person, event: str, context: dict) -> None:
-    from notifications.services import notification_create
-
-    notification_create(person=person, event=event, context=context)
-
-
-def _local_today() -> dt.date:
-    return timezone.localdate()
 
 
 # --- Settling ------------------------------------------------------------------------------------------------
@@ -77,19 +72,10 @@ class ItemInput:
     name: str = ""
 
 
-def _refuse(
-    code: SettlementErrorCode | str, message, *, field: str = "", status: int = 400, **extra
-) -> ServiceError:
-    fields = {field: [message]} if field else {}
-    fields.update(extra)
-    return ServiceError(code, message, fields=fields, status=status)
-
-
 def _service_date(*, visit_type: str, visit_date, admission_date, discharge_date) -> dt.date:
     """The date the bill belongs to: the discharge date for an inpatient stay, else the visit date."""
     if visit_type not in VisitType.values:
         raise _refuse(SettlementErrorCode.INVALID_VISIT_TYPE, _("Unknown visit type."), field="visit_type")
-    today = _local_today()
     if visit_type == VisitType.INPATIENT:
         if admission_date is None or discharge_date is None:
             raise _refuse(
@@ -110,7 +96,7 @@ def _service_date(*, visit_type: str, visit_date, admission_date, discharge_date
                 SettlementErrorCode.INVALID_DATES, _("The visit date is required."), field="visit_date"
             )
         day = visit_date
-    if day > today:
+    if day > today():
         raise _refuse(
             SettlementErrorCode.INVALID_DATES, _("The date cannot be in the future."), field="visit_date"
         )
@@ -243,7 +229,7 @@ def _terms_snapshot(terms: calculator.PolicyTerms, visit_type: str, level: int) 
 
 
 def _settlement_number() -> str:
-    return f"JS{_local_today():%Y%m%d}{secrets.randbelow(10**12):012d}"
+    return f"JS{today():%Y%m%d}{secrets.randbelow(10**12):012d}"
 
 
 def _existing_by_request_no(institution, request_no: str) -> Settlement | None:
@@ -498,7 +484,7 @@ def _settle(
             "emergency": settlement.emergency,
         },
     )
-    _notify(
+    notification_create(
         person=person,
         event="settlement_completed",
         context={
@@ -527,7 +513,7 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
     if settlement is None or settlement.institution_id != operator.institution_id:
         # Another institution's settlement is not even acknowledged.
         raise NotFound(_("Settlement not found."))
-    if timezone.localdate(settlement.settled_at) != _local_today():
+    if timezone.localdate(settlement.settled_at) != today():
         raise _refuse(
             SettlementErrorCode.REVERSAL_NOT_SAME_DAY,
             _("A settlement can be reversed only on the day it was made."),
@@ -574,7 +560,7 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
             reason=settlement.reversal_reason,
             data={"deltas": settlement.details["deltas"]},
         )
-        _notify(
+        notification_create(
             person=settlement.person,
             event="settlement_reversed",
             context={
@@ -583,6 +569,23 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
             },
         )
     return settlement
+
+
+# --- Policies -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def policy_save(*, policy: Policy, actor, changed: list[str]) -> Policy:
+    """Save an area's settlement policy as an agency entered it (in admin), with an audit row."""
+    created = policy.pk is None
+    policy.save()
+    audit_record(
+        actor=actor,
+        action="policy.create" if created else "policy.change",
+        target=policy,
+        data={"fields": sorted(changed)},
+    )
+    return policy
 
 
 # --- Catalogue import ----------------------------------------------------------------------------------------
@@ -853,6 +856,22 @@ CLEARING_CSV_COLUMNS = [
     "assistance_fund",
     "person_pays",
 ]
+
+
+@transaction.atomic
+def prepayment_save(*, prepayment: Prepayment, actor) -> Prepayment:
+    """Record (or correct) a province's prepayment for a month, with an audit row."""
+    created = prepayment.pk is None
+    if created:
+        prepayment.created_by = actor
+    prepayment.save()
+    audit_record(
+        actor=actor,
+        action="prepayment.record" if created else "prepayment.change",
+        target=prepayment,
+        data={"amount": str(prepayment.amount), "month": prepayment.month.isoformat()},
+    )
+    return prepayment
 
 
 def clearing_export(*, statements) -> str:

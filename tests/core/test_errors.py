@@ -22,3 +22,14 @@ def test_every_plain_error_response_of_the_schema_is_the_one_error_component():
         errors = schema["paths"][path]["post"]["responses"]
         error = errors["409" if "ecode" in path else "400"]
         assert error["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_a_refusal_names_the_input_it_is_about():
+    from core.errors import CommonErrorCode, ServiceError, refusal
+
+    error = refusal(CommonErrorCode.INVALID, "Too long.", "reason", status=409, reason_code="x")
+    assert isinstance(error, ServiceError)
+    assert (error.code, error.status_code) == ("invalid", 409)
+    assert error.fields == {"reason": ["Too long."], "reason_code": "x"}
+    plain = refusal("not_covered", "No.")
+    assert (plain.fields, plain.status_code) == ({}, 400)

@@ -44,3 +44,22 @@ def test_reading_a_policy_creates_nothing_and_a_missing_default_is_reported():
     assert {f: getattr(restored, f) for f in DEFAULT_POLICY_FIELDS} == DEFAULT_POLICY_FIELDS
     rule = group_rule_of(policy=filing_policy_for(region="510100"), group=FilingGroup.REFERRAL)
     assert (rule.validity_months, rule.materials) == (6, ["referral_letter"])
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_the_preview_shows_the_cut_the_settlement_policy_makes_for_the_group():
+    from decimal import Decimal
+
+    from filing.selectors import filing_rules_preview
+    from tests.factories import person_factory
+    from tests.settlement import factories as settlement_factories
+
+    person = person_factory(insured_region="510100")
+    settlement_factories.policy(region_code="510100", scheme=person.scheme, temporary_cut=Decimal("0.15"))
+    preview = filing_rules_preview(person=person, group="temporary", destination="110000")
+    assert preview["ratio_reduction_points"] == 15
+    assert (
+        filing_rules_preview(person=person, group="resident", destination="110000")["ratio_reduction_points"]
+        == 0
+    )
