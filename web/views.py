@@ -466,7 +466,13 @@ def _bill_words() -> dict:
         "network": _("The server could not be reached; nothing was settled. Try again."),
         "settling": _("Settling…"),
         "reversing": _("Reversing…"),
-        "reversed_on": _("Reversed: the funds' share is returned."),
+        "reversed_on": _(
+            "The funds' share goes back to the funds and the person's year totals are restored."
+        ),
+        "verdict_settled": _("Code used: the bill is settled"),
+        "verdict_settled_line": _("Print the receipt for the patient. It can be reversed today only."),
+        "verdict_reversed": _("Code used: the settlement is reversed"),
+        "verdict_reversed_line": _("To settle the bill again, scan a new code of the patient."),
         "quantity": _("Quantity"),
         "unit_price": _("Unit price"),
     }
@@ -474,7 +480,9 @@ def _bill_words() -> dict:
 
 def _visit_types(institution) -> list[tuple[str, str]]:
     """The visit types the institution settles directly (a pharmacy: general outpatient only)."""
-    offered = [(value, label) for value, label in Service.choices if institution.offers(value)]
+    # Outpatient first: most bills at a counter are outpatient ones.
+    order = (Service.GENERAL_OUTPATIENT, Service.CHRONIC_OUTPATIENT, Service.INPATIENT)
+    offered = [(service.value, service.label) for service in order if institution.offers(service)]
     return offered or [(Service.GENERAL_OUTPATIENT.value, Service.GENERAL_OUTPATIENT.label)]
 
 

@@ -123,13 +123,17 @@
     }
 
     function schedulePreview() {
+      // What is shown no longer matches the bill: a preview still on its way is ignored when it comes.
+      previewSeq++;
       settleButton.disabled = true;
+      bill.setAttribute("data-previewing", "");
       window.clearTimeout(previewTimer);
       previewTimer = window.setTimeout(preview, 250);
     }
 
     function preview() {
       var seq = ++previewSeq;
+      bill.removeAttribute("data-previewing");
       empty.hidden = rows.length > 0;
       table.hidden = rows.length === 0;
       if (!rows.length) {
@@ -338,12 +342,28 @@
       fillSplit(done, data);
       document.getElementById("receipt-a4").href = data.receipt_url;
       document.getElementById("receipt-80").href = data.receipt_url + "?paper=80mm";
+      bill.querySelector(".bill-title .hint").hidden = true;
       var state = document.getElementById("r-bill-state");
       if (state) {
+        var tick = document.querySelector(".use-steps li.done svg");
         state.className = "done";
+        if (tick) state.replaceChild(tick.cloneNode(true), state.firstElementChild);
         state.lastElementChild.textContent = document.getElementById("bill-done-title").getAttribute("data-settled") +
           " · " + data.number;
       }
+      verdict("settled", "ok");
+    }
+
+    // The verdict above the use says what has become of it.
+    function verdict(what, tone) {
+      var box = document.getElementById("verdict");
+      if (!box) return;
+      box.className = "verdict " + tone;
+      box.setAttribute("data-bill", what);
+      var heading = box.querySelector("h2");
+      var line = box.querySelector("p");
+      if (heading) heading.textContent = say["verdict_" + what];
+      if (line) line.textContent = say["verdict_" + what + "_line"];
     }
 
     form.addEventListener("submit", function (event) {
@@ -402,6 +422,7 @@
         box.appendChild(note);
         var state = document.getElementById("r-bill-state");
         if (state) state.lastElementChild.textContent = title.textContent + " · " + settlement.number;
+        verdict("reversed", "warn");
       }, function () {
         confirm.textContent = label;
         confirm.disabled = false;
