@@ -450,3 +450,63 @@ def test_the_counter_page_settles_a_bill_prints_it_and_reverses_it_in_chromium(l
         assert phone.locator(".items-narrow").is_visible()
         shots(phone, "15-receipt-phone")
         assert phone.errors == [], phone.errors
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("_playwright_thread")
+def test_a_pharmacy_settles_on_one_screen_in_english_in_chromium(live_server, shots):
+    from reference.models import Institution
+    from settlement.models import Settlement
+
+    data = scenario_data()
+    pharmacy = Institution.objects.filter(region_id=DESTINATION, kind="pharmacy").settling().first()
+    person = data.person
+    approved(person, destination=DESTINATION, institutions=[pharmacy.code], by=data.reviewer)
+    _bill_rules(person)
+    token = token_issue(credential=credential_factory(person=person)).token
+    cashier = CounterFactory(institution=pharmacy)
+    connections.close_all()
+    base = live_server.url
+
+    with chromium() as browser:
+        page = new_page(browser, DESKTOP)
+        sign_in(page, base, "/counter/login/", cashier.username, PASSWORD)
+        page.wait_for_url(re.compile(r"/counter/$"))
+        page.click("button[name=language][value=en]")
+        page.wait_for_load_state()
+        _scan(page, token)
+        page.click("#use-button")
+        page.wait_for_selector("#bill[data-ready]")
+        # One visit type: nothing to choose, the bill starts at the items.
+        assert page.locator("#bill-visit-type").count() == 0
+        assert page.inner_text(".bill-visit .fixed") == "General outpatient"
+        _add_item(page, "XJ01", "XJ01CAA040A001", "10", "25")
+        page.wait_for_selector("#bill-split:not([hidden])")
+        page.wait_for_selector("#bill:not([data-previewing])", state="attached")
+        page.wait_for_selector("#settle-button:not([disabled])")
+        # Level 0: (250.00 − 100.00) × 60 % = 90.00 from the fund, 160.00 paid by the person.
+        split = _split(page)
+        assert split["fund_total"] == "¥90.00" and split["person_pays"] == "¥160.00"
+        page.fill("#bill-items input.price", "-1")
+        page.wait_for_selector("#bill-error:not([hidden])[data-code=invalid_price]")
+        assert "The unit price cannot be negative." in page.inner_text("#bill-error")
+        page.fill("#bill-items input.price", "25")
+        page.wait_for_selector("#settle-button:not([disabled])")
+        page.errors.clear()  # (the refused preview's 400)
+        # Every word on the bill is English (item names are the catalogue's data, in Chinese).
+        words = page.locator("#bill .label, #bill th, #bill-split dt, #bill-split h4").all_inner_texts()
+        words += [
+            page.inner_text("#settle-button"),
+            page.inner_text("#verdict"),
+            page.inner_text(".bill-title"),
+        ]
+        words += [page.get_attribute("#bill-search", "placeholder")]
+        assert not re.search(r"[\u4e00-\u9fff]", " ".join(words)), words
+        _no_overflow(page, DESKTOP["viewport"]["width"])
+        shots(page, "15-counter-pharmacy-en")
+        page.click("#settle-button")
+        page.wait_for_selector("#bill[data-done]")
+        assert Settlement.objects.get().institution_id == pharmacy.pk
+        assert page.inner_text("#verdict h2") == "Code used: the bill is settled"
+        assert page.errors == [], page.errors
