@@ -13,12 +13,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsCounter
+from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from core.pagination import Pagination
-from filing.serializers import ErrorSerializer  # the one "Error" component of the schema
+from reference.selectors import province_code
 
 from .choices import VisitType
 from .errors import SettlementErrorCode
-from .selectors import catalogue_search, province_code, settlement_get, settlements_list
+from .selectors import catalogue_search, settlement_get, settlements_list
 from .services import ItemInput, settlement_create, settlement_preview, settlement_reverse
 
 ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
