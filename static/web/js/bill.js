@@ -360,6 +360,9 @@
       if (!box) return;
       box.className = "verdict " + tone;
       box.setAttribute("data-bill", what);
+      var icon = box.querySelector(":scope > svg");
+      var tick = document.querySelector(".use-steps li.done svg");
+      if (icon && tick && what === "settled") box.replaceChild(tick.cloneNode(true), icon);
       var heading = box.querySelector("h2");
       var line = box.querySelector("p");
       if (heading) heading.textContent = say["verdict_" + what];
