@@ -822,7 +822,7 @@ def filing_approve(*, filing: Filing, actor) -> Filing:
     return filing
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def filing_reject(*, filing: Filing, actor, reason: str, hint: str = "") -> Filing:
     """A reviewer of the insured area rejects a submitted filing, saying why and how to fix it."""
     filing = _locked(filing)
@@ -869,7 +869,7 @@ def filing_cancel(*, filing: Filing, actor, reason: str = "") -> Filing:
     return filing
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def filing_revoke(*, filing: Filing, actor, reason: str) -> Filing:
     """A reviewer of the insured area ends an approved filing, e.g. for a false commitment."""
     filing = _locked(filing)

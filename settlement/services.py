@@ -657,7 +657,7 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
             _("A settlement can be reversed only on the day it was made."),
             status=409,
         )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):  # a reversal is its own unit of work, never part of another
         acc = _accumulator_locked(
             person=settlement.person, year=settlement.visit_date.year, scheme=settlement.scheme
         )
@@ -901,7 +901,7 @@ def _month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
 _SUMMED = ("total", "basic_fund", "critical_fund", "assistance_fund", "person_pays")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def clearing_build(*, month: dt.date, actor=None) -> list[ClearingStatement]:
     """Build (or rebuild) the month's clearing statements: one per insured province → treatment province,
     summing the settled, non-reversed cross-provincial settlements made that month (Asia/Shanghai).
@@ -962,7 +962,7 @@ def clearing_build(*, month: dt.date, actor=None) -> list[ClearingStatement]:
     return built
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def clearing_confirm(*, statement: ClearingStatement, actor) -> ClearingStatement:
     """Freeze a statement: later rebuilds of its month leave it unchanged."""
     statement = ClearingStatement.objects.select_for_update().get(pk=statement.pk)
@@ -1215,7 +1215,7 @@ def _check_institution_volume(settlement: Settlement) -> bool:
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def flag_review(*, flag: SupervisionFlag, actor, status: str, note: str = "") -> SupervisionFlag:
     """Dismiss or confirm a supervision flag, with an audit row."""
     if status not in (FlagStatus.DISMISSED, FlagStatus.CONFIRMED):
