@@ -1,10 +1,11 @@
 """Settlement over the API: a counter settles and reverses; a person and a counter read. Thin views; every
 decision is in `settlement.services`."""
 
+from dataclasses import asdict
 from decimal import Decimal
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -17,7 +18,7 @@ from filing.serializers import ErrorSerializer  # the one "Error" component of t
 from .choices import VisitType
 from .errors import SettlementErrorCode
 from .selectors import settlement_get, settlements_list
-from .services import ItemInput, settlement_create, settlement_reverse
+from .services import ItemInput, settlement_create, settlement_preview, settlement_reverse
 
 ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
 
@@ -100,8 +101,8 @@ class SettlementLineSerializer(serializers.Serializer):
     eligible = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
-def _money():
-    return serializers.DecimalField(max_digits=14, decimal_places=2)
+def _money(**kwargs):
+    return serializers.DecimalField(max_digits=14, decimal_places=2, **kwargs)
 
 
 class SettlementSerializer(serializers.Serializer):
@@ -158,6 +159,64 @@ class SettlementSerializer(serializers.Serializer):
         return reverse("settlement-receipt", args=[obj.pk])
 
 
+class SettlementPreviewSerializer(serializers.Serializer):
+    """The split a bill would get if settled now (预结算); nothing is saved. Amounts as in a settlement."""
+
+    person = serializers.SerializerMethodField()
+    institution = serializers.SerializerMethodField()
+    visit_type = serializers.CharField()
+    visit_date = serializers.DateField(source="service_date")
+    admission_date = serializers.DateField(allow_null=True)
+    discharge_date = serializers.DateField(allow_null=True)
+    filing_id = serializers.SerializerMethodField()
+    filing_group = serializers.CharField()
+    emergency = serializers.BooleanField()
+    recorded_emergency = serializers.BooleanField(
+        help_text="Settling will record the emergency as filed (there is no filing yet)."
+    )
+    use_id = serializers.SerializerMethodField()
+    total = _money(source="split.total")
+    self_paid = _money(source="split.self_paid")
+    first_share = _money(source="split.first_share")
+    eligible = _money(source="split.eligible")
+    deductible = _money(source="split.deductible")
+    ratio = serializers.DecimalField(max_digits=5, decimal_places=4, source="split.ratio")
+    basic_fund = _money(source="split.basic_fund")
+    critical_fund = _money(source="split.critical_fund")
+    assistance_fund = _money(source="split.assistance")
+    fund_total = _money(source="split.fund_total")
+    person_pays = _money(source="split.person_pays")
+    fund_ratio = serializers.DecimalField(max_digits=5, decimal_places=4, source="split.fund_ratio")
+    lines = serializers.SerializerMethodField()
+
+    def get_person(self, obj) -> dict:
+        return {
+            "masked_name": obj.person.masked_name,
+            "masked_id_number": obj.person.masked_id_number,
+            "insured_region": obj.person.insured_region_id,
+            "scheme": obj.person.scheme,
+        }
+
+    def get_institution(self, obj) -> dict:
+        return {
+            "code": obj.institution.code,
+            "name": obj.institution.name,
+            "level": obj.institution.level,
+            "region": obj.institution.region_id,
+        }
+
+    def get_filing_id(self, obj) -> int | None:
+        return None if obj.filing is None else obj.filing.pk
+
+    def get_use_id(self, obj) -> int | None:
+        return None if obj.event is None else obj.event.pk
+
+    @extend_schema_field(SettlementLineSerializer(many=True))
+    def get_lines(self, obj) -> list:
+        lines = [{"line_no": n, **asdict(line)} for n, line in enumerate(obj.split.lines, 1)]
+        return SettlementLineSerializer(lines, many=True).data
+
+
 def _settlement_response(request, settlement_id: int, status_code=status.HTTP_200_OK) -> Response:
     settlement = settlement_get(user=request.user, settlement_id=settlement_id)
     return Response(SettlementSerializer(settlement).data, status=status_code)
@@ -191,6 +250,25 @@ class SettlementListCreateApi(APIView):
         return _settlement_response(
             request, settlement.pk, status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
+
+
+class SettlementPreviewApi(APIView):
+    """POST (counter): the split a bill would get if settled now; the same input and refusals, nothing saved."""
+
+    permission_classes = [IsCounter]
+
+    @extend_schema(
+        operation_id="settlements_preview",
+        request=SettlementCreateInputSerializer,
+        responses={200: SettlementPreviewSerializer, **ERRORS},
+    )
+    def post(self, request):
+        data = SettlementCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        items = [ItemInput(**item) for item in values.pop("items")]
+        preview = settlement_preview(operator=request.user, items=items, **values)
+        return Response(SettlementPreviewSerializer(preview).data)
 
 
 class SettlementDetailApi(APIView):
