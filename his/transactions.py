@@ -21,7 +21,7 @@ from ecode.services import ecode_consume, ecode_verify
 from filing.selectors import filing_coverage
 from settlement import calculator
 from settlement.selectors import catalogue_entries, province_code
-from settlement.services import ItemInput, settlement_create, settlement_reverse
+from settlement.services import ItemInput, settlement_create, settlement_preview, settlement_reverse
 
 from . import codes
 from . import fields as f
@@ -581,7 +581,8 @@ def _check_given_split(row: dict, amounts: Amounts) -> None:
             )
 
 
-def _settle(call: Call, *, prefix: str, med_types) -> dict:
+def _bill_of(call: Call, *, prefix: str, med_types) -> tuple[HisVisit, dict, dict]:
+    """The visit, the request's data and the arguments of its settlement (the same for 2206 and 2207)."""
     row = f.node(call.envelope["input"], "data")
     visit = _open_visit(call, row, prefix=prefix)
     med_type = f.code(row, "med_type", med_types, prefix=prefix)
@@ -589,24 +590,49 @@ def _settle(call: Call, *, prefix: str, med_types) -> dict:
         raise HisRefusal(HisErrorCode.WRONG_MED_TYPE, _("med_type is not the visit's."))
     fees = _bill(visit)
     _check_sumamt(row, fees)
-    visit_type = codes.MED_TYPE_VISIT[visit.med_type]
     local_begin = visit.begntime.astimezone(BEIJING).date()
     dates = (
         {"admission_date": local_begin, "discharge_date": visit.endtime.astimezone(BEIJING).date()}
         if visit.endtime
         else {"visit_date": local_begin}
     )
-    settlement, _created = settlement_create(
-        operator=call.operator,
-        visit_type=visit_type,
-        items=[
+    arguments = {
+        "operator": call.operator,
+        "visit_type": codes.MED_TYPE_VISIT[visit.med_type],
+        "items": [
             ItemInput(code=fee.code, quantity=fee.quantity, unit_price=fee.unit_price, name=fee.name)
             for fee in fees
         ],
-        use_id=visit.code_event_id,
-        request_no=call.msgid,
+        "use_id": visit.code_event_id,
+        "request_no": call.msgid,
         **dates,
+    }
+    return visit, row, arguments
+
+
+def _preview(call: Call, *, prefix: str, med_types) -> dict:
+    visit, _row, arguments = _bill_of(call, prefix=prefix, med_types=med_types)
+    split = settlement_preview(**arguments).split
+    amounts = Amounts(
+        total=split.total,
+        self_paid=split.self_paid,
+        first_share=split.first_share,
+        eligible=split.eligible,
+        deductible=split.deductible,
+        ratio=split.ratio,
+        basic=split.basic_fund,
+        critical=split.critical_fund,
+        assistance=split.assistance,
+        person_pays=split.person_pays,
     )
+    info = setlinfo(visit=visit, amounts=amounts)
+    info.update(setl_id="", setl_time=None, medins_setl_id=call.msgid)
+    return {"setlinfo": info, "setldetail": setldetail(scheme=visit.person.scheme, amounts=amounts)}
+
+
+def _settle(call: Call, *, prefix: str, med_types) -> dict:
+    visit, row, arguments = _bill_of(call, prefix=prefix, med_types=med_types)
+    settlement, _created = settlement_create(**arguments)
     amounts = _amounts_of_settlement(settlement)
     _check_given_split(row, amounts)  # raised inside the transaction: the settlement is undone
     visit.settlement = settlement
@@ -616,6 +642,10 @@ def _settle(call: Call, *, prefix: str, med_types) -> dict:
         setl_id=settlement.number, setl_time=local_dt(settlement.settled_at), medins_setl_id=call.msgid
     )
     return {"setlinfo": info, "setldetail": setldetail(scheme=visit.person.scheme, amounts=amounts)}
+
+
+def t2206(call: Call, data: dict) -> dict:
+    return _preview(call, prefix="data.", med_types=codes.OUTPATIENT_MED_TYPES)
 
 
 def t2207(call: Call, data: dict) -> dict:
@@ -678,6 +708,7 @@ TRANSACTIONS = {
     "2203": t2203,
     "2204": t2204,
     "2205": t2205,
+    "2206": t2206,
     "2207": t2207,
     "2208": t2208,
     "5203": t5203,

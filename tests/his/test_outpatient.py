@@ -140,6 +140,9 @@ def test_outpatient_chain_settles_as_the_api_does_to_the_fen(his, counter_client
     assert [r["inscp_scp_amt"] for r in result] == [D("500.00"), D("63.00"), D("0.00")]
 
     split = {k: sum(r[k] for r in result) for k in ("fulamt_ownpay_amt", "preselfpay_amt", "inscp_scp_amt")}
+    preview = ok(his.call("2206", settle_input(psn_no, mdtrt_id, token, "582.30")))
+    assert not Settlement.objects.exists()
+    assert_identities(preview["setlinfo"])
     out = ok(
         his.call("2207", settle_input(psn_no, mdtrt_id, token, "582.30", overlmt_selfpay="0.00", **split))
     )
@@ -158,6 +161,8 @@ def test_outpatient_chain_settles_as_the_api_does_to_the_fen(his, counter_client
             "setl_proc_info": "",
         }
     ]
+    assert {k: preview["setlinfo"][k] for k in MONEY} == {k: setlinfo[k] for k in MONEY}
+    assert preview["setldetail"] == out["setldetail"]
     settlement = Settlement.objects.get(number=setlinfo["setl_id"])
     assert settlement.request_no == setlinfo["medins_setl_id"]
 
