@@ -35,6 +35,10 @@ class HisErrorCode(str, Enum):
     SPLIT_MISMATCH = "split_mismatch"
     UNKNOWN_SETTLEMENT = "unknown_settlement"
     WRONG_MED_TYPE = "wrong_med_type"
+    NOT_DISCHARGED = "not_discharged"
+    ALREADY_DISCHARGED = "already_discharged"
+    NOT_INPATIENT = "not_inpatient"
+    MID_SETTLEMENT_NOT_SUPPORTED = "mid_settlement_not_supported"
 
 
 class HisRefusal(Exception):

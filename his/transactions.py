@@ -201,11 +201,11 @@ def _register(call: Call, row: dict, *, prefix: str, med_types, default_med_type
     person = _person_of_psn_no(psn_no)
     if codes.INSUTYPE[person.scheme] != insutype:
         raise HisRefusal(f.invalid(prefix + "insutype").code, _("The insutype is not the person's scheme."))
-    # Checked before the code is used, so that a refusal leaves nothing behind.
+    # Checked before the code is used, so that a refusal leaves nothing behind; on today's date, as the use is.
     coverage = filing_coverage(
         person=person,
         institution=call.institution,
-        on_date=begntime.date(),
+        on_date=beijing_now().date(),
         service=codes.MED_TYPE_VISIT[med_type],
     )
     if not coverage.applies:
@@ -371,7 +371,7 @@ def _item_answer(fee: HisFee, line: calculator.Line, entry) -> dict:
     }
 
 
-def _upload_fees(call: Call, rows: list[dict], *, name: str) -> dict:
+def _upload_fees(call: Call, rows: list[dict], *, name: str, med_types) -> dict:
     if not rows:
         raise f.missing(name)
     visits: dict[str, HisVisit] = {}
@@ -382,6 +382,8 @@ def _upload_fees(call: Call, rows: list[dict], *, name: str) -> dict:
         mdtrt_id = f.text(row, "mdtrt_id", max_length=30, prefix=prefix)
         if mdtrt_id not in visits:
             visits[mdtrt_id] = _open_visit(call, row, prefix=prefix)
+            if visits[mdtrt_id].med_type not in med_types:
+                raise HisRefusal(HisErrorCode.WRONG_MED_TYPE, _("med_type is not the visit's."))
         visit = visits[mdtrt_id]
         sn = f.text(row, "feedetl_sn", max_length=30, prefix=prefix)
         quantity = f.number(row, "cnt", prefix=prefix)
@@ -424,7 +426,9 @@ def _upload_fees(call: Call, rows: list[dict], *, name: str) -> dict:
 
 
 def t2204(call: Call, data: dict) -> dict:
-    return _upload_fees(call, f.nodes(data, "feedetail"), name="feedetail")
+    return _upload_fees(
+        call, f.nodes(data, "feedetail"), name="feedetail", med_types=codes.OUTPATIENT_MED_TYPES
+    )
 
 
 def t2205(call: Call, data: dict) -> dict:
@@ -585,9 +589,21 @@ def _bill_of(call: Call, *, prefix: str, med_types) -> tuple[HisVisit, dict, dic
     """The visit, the request's data and the arguments of its settlement (the same for 2206 and 2207)."""
     row = f.node(call.envelope["input"], "data")
     visit = _open_visit(call, row, prefix=prefix)
-    med_type = f.code(row, "med_type", med_types, prefix=prefix)
-    if med_type != visit.med_type:
+    med_type = f.code(
+        row, "med_type", med_types, required=visit.med_type not in codes.INPATIENT_MED_TYPES, prefix=prefix
+    )
+    if visit.med_type not in med_types or (med_type and med_type != visit.med_type):
         raise HisRefusal(HisErrorCode.WRONG_MED_TYPE, _("med_type is not the visit's."))
+    if visit.med_type in codes.INPATIENT_MED_TYPES:
+        if f.code(row, "mid_setl_flag", ("0", "1"), prefix=prefix) == "1":
+            raise HisRefusal(
+                HisErrorCode.MID_SETTLEMENT_NOT_SUPPORTED,
+                _("Mid-stay settlement is not offered: settle the stay at discharge."),
+            )
+        if visit.endtime is None:
+            raise HisRefusal(
+                HisErrorCode.NOT_DISCHARGED, _("Record the discharge (2402) before settling the stay.")
+            )
     fees = _bill(visit)
     _check_sumamt(row, fees)
     local_begin = visit.begntime.astimezone(BEIJING).date()
@@ -696,6 +712,96 @@ def t5203(call: Call, data: dict) -> dict:
     return {"setlinfo": info, "setldetail": setldetail(scheme=visit.person.scheme, amounts=amounts)}
 
 
+# --- Inpatient -------------------------------------------------------------------------------------------
+
+
+def _inpatient_visit(call: Call, row: dict, *, prefix: str) -> HisVisit:
+    visit = _open_visit(call, row, prefix=prefix)
+    if visit.med_type not in codes.INPATIENT_MED_TYPES:
+        raise HisRefusal(HisErrorCode.NOT_INPATIENT, _("The visit is not an inpatient stay."))
+    return visit
+
+
+def t2401(call: Call, data: dict) -> dict:
+    info = f.node(data, "mdtrtinfo")
+    visit = _register(
+        call, info, prefix="mdtrtinfo.", med_types=codes.INPATIENT_MED_TYPES, default_med_type="21"
+    )
+    diagnoses = _diagnoses(data)
+    if diagnoses:
+        HisVisit.objects.filter(pk=visit.pk).update(diagnoses=diagnoses)
+    return {
+        "result": {
+            "mdtrt_id": visit.mdtrt_id,
+            "psn_no": codes.psn_no(visit.person_id),
+            "ipt_otp_no": visit.ipt_otp_no,
+        }
+    }
+
+
+def t2404(call: Call, data: dict) -> dict:
+    row = f.node(data, "data")
+    _inpatient_visit(call, row, prefix="data.")
+    return _cancel_visit(call, row, prefix="data.")
+
+
+def t2301(call: Call, data: dict) -> dict:
+    return _upload_fees(
+        call, f.nodes(data, "feedetail"), name="feedetail", med_types=codes.INPATIENT_MED_TYPES
+    )
+
+
+def t2302(call: Call, data: dict) -> dict:
+    rows = f.nodes(data, "data")
+    for n, row in enumerate(rows):
+        prefix = f"data[{n}]."
+        visit = _inpatient_visit(call, row, prefix=prefix)
+        sn = f.text(row, "feedetl_sn", max_length=30, prefix=prefix)
+        fees = visit.fees.filter(cancelled=False)
+        if sn != "0000":
+            fees = fees.filter(feedetl_sn=sn)
+        fees.update(cancelled=True)
+    return {}
+
+
+def t2402(call: Call, data: dict) -> dict:
+    info = f.node(data, "dscginfo")
+    visit = _inpatient_visit(call, info, prefix="dscginfo.")
+    if visit.endtime is not None:
+        raise HisRefusal(HisErrorCode.ALREADY_DISCHARGED, _("The discharge is already recorded."))
+    endtime = f.moment(info, "endtime", prefix="dscginfo.")
+    if endtime < visit.begntime:
+        raise HisRefusal(HisErrorCode.INVALID_FIELD, _("The discharge cannot precede the admission."))
+    f.text(info, "dscg_way", required=False, max_length=6, prefix="dscginfo.")
+    visit.endtime = endtime
+    diagnoses = _diagnoses(data)
+    visit.diagnoses = diagnoses or visit.diagnoses
+    visit.save(update_fields=["endtime", "diagnoses"])
+    return {}
+
+
+def t2405(call: Call, data: dict) -> dict:
+    row = f.node(data, "data")
+    visit = _inpatient_visit(call, row, prefix="data.")
+    if visit.endtime is None:
+        raise HisRefusal(HisErrorCode.NOT_DISCHARGED, _("No discharge is recorded."))
+    visit.endtime = None
+    visit.save(update_fields=["endtime"])
+    return {}
+
+
+def t2303(call: Call, data: dict) -> dict:
+    return _preview(call, prefix="data.", med_types=codes.INPATIENT_MED_TYPES)
+
+
+def t2304(call: Call, data: dict) -> dict:
+    return _settle(call, prefix="data.", med_types=codes.INPATIENT_MED_TYPES)
+
+
+def t2305(call: Call, data: dict) -> dict:
+    return _cancel_settlement(call, prefix="data.")
+
+
 # The e-code's checks and uses are recorded whatever follows (a refused code is recorded too): the
 # transactions that make them are not wrapped in one database transaction with their answer.
 RECORDS_CODE_CHECKS = {"1101", "2201", "2401"}
@@ -712,6 +818,15 @@ TRANSACTIONS = {
     "2207": t2207,
     "2208": t2208,
     "5203": t5203,
+    "2401": t2401,
+    "2404": t2404,
+    "2301": t2301,
+    "2302": t2302,
+    "2402": t2402,
+    "2405": t2405,
+    "2303": t2303,
+    "2304": t2304,
+    "2305": t2305,
 }
 
 
