@@ -20,7 +20,7 @@ from core.errors import ServiceError
 from ecode.services import ecode_consume, ecode_verify
 from filing.selectors import filing_coverage
 from settlement import calculator
-from settlement.selectors import catalogue_entries, province_code
+from settlement.selectors import catalogue_entries, province_code, settlement_totals
 from settlement.services import ItemInput, settlement_create, settlement_preview, settlement_reverse
 
 from . import codes
@@ -802,6 +802,63 @@ def t2305(call: Call, data: dict) -> dict:
     return _cancel_settlement(call, prefix="data.")
 
 
+# --- Reconciliation --------------------------------------------------------------------------------------
+
+
+def t3201(call: Call, data: dict) -> dict:
+    row = f.node(data, "data")
+    p = "data."
+    insutype = f.code(row, "insutype", tuple(codes.SCHEME_OF_INSUTYPE), prefix=p)
+    clr_type = f.code(row, "clr_type", ("11", "21", "41"), prefix=p)
+    setl_optins = f.text(row, "setl_optins", max_length=6, prefix=p)
+    start = f.day(row, "stmt_begndate", prefix=p)
+    end = f.day(row, "stmt_enddate", prefix=p)
+    if end < start:
+        raise f.invalid(p + "stmt_enddate")
+    given = {
+        "medfee_sumamt": f.money(row, "medfee_sumamt", prefix=p),
+        "fund_pay_sumamt": f.money(row, "fund_pay_sumamt", prefix=p),
+        "acct_pay": f.money(row, "acct_pay", prefix=p),
+        "fixmedins_setl_cnt": f.number(row, "fixmedins_setl_cnt", places=0, prefix=p),
+    }
+    inpatient = clr_type == "21"
+    # The clearing type of outpatient bills is the institution's (41 at a pharmacy, 11 elsewhere).
+    ours_kind = codes.clr_type(
+        visit_type="inpatient" if inpatient else "", institution_kind=call.institution.kind
+    )
+    totals = (
+        settlement_totals(
+            institution=call.institution,
+            start=start,
+            end=end,
+            scheme=codes.SCHEME_OF_INSUTYPE[insutype],
+            insured_region=setl_optins,
+            inpatient=inpatient,
+        )
+        if ours_kind == clr_type
+        else {"count": 0, "total": ZERO, "fund_total": ZERO}
+    )
+    ours = {
+        "medfee_sumamt": totals["total"],
+        "fund_pay_sumamt": totals["fund_total"],
+        "acct_pay": ZERO,
+        "fixmedins_setl_cnt": Decimal(totals["count"]),
+    }
+    differences = [
+        _("%(field)s: yours %(given)s, ours %(ours)s, difference %(diff)s")
+        % {"field": name, "given": given[name], "ours": ours[name], "diff": given[name] - ours[name]}
+        for name in given
+        if given[name] != ours[name]
+    ]
+    return {
+        "stmtinfo": {
+            "setl_optins": setl_optins,
+            "stmt_rslt": "1" if differences else "0",
+            "stmt_rslt_dscr": "; ".join(differences) if differences else _("Balanced."),
+        }
+    }
+
+
 # The e-code's checks and uses are recorded whatever follows (a refused code is recorded too): the
 # transactions that make them are not wrapped in one database transaction with their answer.
 RECORDS_CODE_CHECKS = {"1101", "2201", "2401"}
@@ -827,6 +884,7 @@ TRANSACTIONS = {
     "2303": t2303,
     "2304": t2304,
     "2305": t2305,
+    "3201": t3201,
 }
 
 
