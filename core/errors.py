@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
 
 
 class CommonErrorCode(str, Enum):
@@ -27,6 +28,14 @@ class CommonErrorCode(str, Enum):
     CONFLICT = "conflict"
     SERVER_ERROR = "server_error"
     SERVICE_UNAVAILABLE = "service_unavailable"
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every API error: a stable code to act on, a message in the user's language, and per-field messages."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.JSONField())
 
 
 class ServiceError(Exception):

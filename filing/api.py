@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsInsuredPerson
+from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from core.pagination import Pagination
 
 from .choices import PERSON_CHANNELS, Channel, DocumentKind, FilingGroup, ProxyRelation
@@ -18,7 +19,6 @@ from .selectors import (
     filings_for_person,
 )
 from .serializers import (
-    ErrorSerializer,
     FilingDocumentSerializer,
     FilingSerializer,
     RulesPreviewSerializer,

@@ -9,14 +9,6 @@ from reference.api import InstitutionSerializer
 from .choices import DocumentKind, FilingGroup, FilingStatus, ProxyRelation
 
 
-class ErrorSerializer(serializers.Serializer):
-    """Every API error: a stable code to act on, a message in the user's language, and per-field messages."""
-
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.JSONField())
-
-
 class PickedInstitutionSerializer(serializers.Serializer):
     code = serializers.CharField(source="institution.code")
     name = serializers.CharField(source="institution.name")

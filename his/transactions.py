@@ -18,9 +18,10 @@ from accounts.services import person_get_by_id_number
 from core.audit import audit_record
 from core.errors import ServiceError
 from ecode.services import ecode_consume, ecode_verify
-from filing.selectors import filing_coverage
+from filing.coverage import filing_coverage
+from reference.selectors import province_code
 from settlement import calculator
-from settlement.selectors import catalogue_entries, province_code, settlement_totals
+from settlement.selectors import catalogue_entries, settlement_totals
 from settlement.services import ItemInput, settlement_create, settlement_preview, settlement_reverse
 
 from . import codes

@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsCounter
+from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from core.pagination import Pagination
-from filing.serializers import ErrorSerializer  # the one "Error" component of the schema
 
 from .choices import VisitType
 from .errors import SettlementErrorCode

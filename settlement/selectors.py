@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.choices import Role
+from accounts.scopes import scope
 from core.errors import NotFound
 
 from . import calculator
@@ -27,11 +28,6 @@ from .models import (
 )
 
 ZERO = Decimal("0.00")
-
-
-def province_code(region_code: str) -> str:
-    """The province of a 6-digit area code (first two digits + 0000)."""
-    return region_code[:2] + "0000"
 
 
 # --- Rules ---
@@ -132,12 +128,7 @@ def settlement_get(*, user, settlement_id: int) -> Settlement:
 
 def settlements_for_reviewer(*, user) -> QuerySet[Settlement]:
     """Settlements an admin user may see: a reviewer those of their insured pooling area, a superuser all."""
-    qs = Settlement.objects.all()
-    if user.is_superuser:
-        return qs
-    if getattr(user, "role", None) == Role.REVIEWER and user.region_id:
-        return qs.filter(insured_region_id=user.region_id)
-    return qs.none()
+    return scope(Settlement.objects.all(), user, "insured_region_id")
 
 
 # --- Clearing ---

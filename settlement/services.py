@@ -22,7 +22,16 @@ from core.audit import audit_record
 from core.deferred import deferrable, deferred_create
 from core.errors import NotFound, ServiceError
 from core.integrity import violated_constraint
+from filing.choices import CoverageReason, FilingGroup
+from filing.coverage import (
+    emergency_overrides,
+    emergency_problem,
+    filing_coverage,
+    filings_in_force_here,
+)
+from filing.services import filing_record_emergency
 from reference.models import Region
+from reference.selectors import province_code
 from reference.services import ImportResult, RowError, csv_rows_validate
 
 from . import calculator
@@ -47,16 +56,9 @@ from .models import (
     SettlementLine,
     SupervisionFlag,
 )
-from .selectors import catalogue_entries, policy_in_force, policy_terms, province_code
+from .selectors import catalogue_entries, policy_in_force, policy_terms
 
 logger = logging.getLogger(__name__)
-
-
-def _filing():
-    """The filing app's selectors and services (imported late: filing imports nothing of ours, but loads late)."""
-    from filing import selectors, services
-
-    return selectors, services
 
 
 def _notify(*, person, event: str, context: dict) -> None:
@@ -162,45 +164,34 @@ def _covering_filing(
     An emergency without a filing is recorded as filed when ``record`` is true; otherwise (a preview) the filing
     is None and the group the recorded filing will have is returned, after the same checks.
     """
-    from filing.choices import EMERGENCY_OVERRIDES, FilingGroup
-
-    selectors, services = _filing()
-    coverage = selectors.filing_coverage(
+    coverage = filing_coverage(
         person=person, institution=institution, on_date=service_date, service=visit_type
     )
     if coverage.applies:
         if named_filing is None or coverage.filing.pk == named_filing.pk:
             return coverage.filing, coverage.filing.group, False
         # The counter named another of the person's filings: it must itself be in force here.
-        if named_filing.pk in _filings_in_force_here(selectors, person, institution, service_date):
+        if named_filing.pk in filings_in_force_here(
+            person=person, institution=institution, on_date=service_date
+        ):
             return named_filing, named_filing.group, False
         raise _refuse(
             SettlementErrorCode.NOT_COVERED,
             _("The named filing is not in force at this institution."),
             field="filing_id",
-            reason="other_destination",
+            reason=CoverageReason.OTHER_DESTINATION.value,
         )
-    if emergency and coverage.reason in EMERGENCY_OVERRIDES:  # treated as filed, where one can be recorded
+    if emergency and emergency_overrides(coverage):  # treated as filed, where one can be recorded
         if record:
-            filing = services.filing_record_emergency(
+            filing = filing_record_emergency(
                 person=person, institution=institution, on_date=service_date, actor=operator
             )
             return filing, filing.group, True
-        problem = selectors.emergency_problem(person=person, institution=institution)
+        problem = emergency_problem(person=person, institution=institution)
         if problem is not None:
             raise ServiceError(*problem)
         return None, FilingGroup.EMERGENCY.value, True
     raise ServiceError(coverage.reason, coverage.message, fields={"reason": coverage.reason}, status=409)
-
-
-def _filings_in_force_here(selectors, person, institution, on_date) -> set[int]:
-    from filing.choices import IN_FORCE_STATUSES
-    from filing.models import Filing
-
-    filings = Filing.objects.filter(
-        person=person, status__in=IN_FORCE_STATUSES, start_date__lte=on_date
-    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=on_date))
-    return {f.pk for f in filings if selectors.region_covers(f.destination_id, institution.region_id)}
 
 
 def _accumulator_locked(*, person, year: int, scheme: str) -> Accumulator:
@@ -746,8 +737,8 @@ _CATEGORY_ALIASES = {
 def _catalogue_row(line: int, row: dict[str, str]) -> tuple[dict, list[RowError]]:
     errors: list[RowError] = []
 
-    def err(field: str, code: str, message: str) -> None:
-        errors.append(RowError(line, field, code, message))
+    def err(field: str, code: SettlementErrorCode, message: str) -> None:
+        errors.append(RowError(line, field, code.value, message))
 
     code = (row.get("code") or "").strip()
     name = (row.get("name") or "").strip()
@@ -765,13 +756,21 @@ def _catalogue_row(line: int, row: dict[str, str]) -> tuple[dict, list[RowError]
         "first_share_rate": None,
     }
     if not code or len(code) > 50:
-        err("code", "invalid_code", _("The national code is required (at most 50 characters)."))
+        err(
+            "code",
+            SettlementErrorCode.INVALID_CODE,
+            _("The national code is required (at most 50 characters)."),
+        )
     if not name or len(name) > 200:
-        err("name", "required", _("The name is required (at most 200 characters)."))
+        err("name", SettlementErrorCode.REQUIRED, _("The name is required (at most 200 characters)."))
     if category not in ItemCategory.values:
-        err("category", "invalid_category", _("The category must be drug, service or consumable."))
+        err(
+            "category",
+            SettlementErrorCode.INVALID_CATEGORY,
+            _("The category must be drug, service or consumable."),
+        )
     if coverage not in CoverageClass.values:
-        err("coverage_class", "invalid_class", _("The class must be A/B/C (甲/乙/丙)."))
+        err("coverage_class", SettlementErrorCode.INVALID_CLASS, _("The class must be A/B/C (甲/乙/丙)."))
     if share_raw:
         try:
             share = Decimal(share_raw)
@@ -783,11 +782,15 @@ def _catalogue_row(line: int, row: dict[str, str]) -> tuple[dict, list[RowError]
         except InvalidOperation:
             err(
                 "first_share_rate",
-                "invalid_rate",
+                SettlementErrorCode.INVALID_RATE,
                 _("The first share must be a fraction (0.10) or a percent."),
             )
         if coverage != CoverageClass.B and values["first_share_rate"]:
-            err("first_share_rate", "first_share_not_class_b", _("Only class B items have a first share."))
+            err(
+                "first_share_rate",
+                SettlementErrorCode.FIRST_SHARE_NOT_CLASS_B,
+                _("Only class B items have a first share."),
+            )
     return values, errors
 
 
@@ -798,7 +801,7 @@ def catalogue_import(
     region = province if isinstance(province, Region) else Region.objects.filter(code=str(province)).first()
     if region is None or region.level != "province":
         raise ServiceError(
-            "invalid_province",
+            SettlementErrorCode.INVALID_PROVINCE,
             _("Choose a province-level region."),
             fields={"province": [_("Not a province.")]},
         )
@@ -1188,7 +1191,7 @@ def _check_institution_volume(settlement: Settlement) -> bool:
 def flag_review(*, flag: SupervisionFlag, actor, status: str, note: str = "") -> SupervisionFlag:
     """Dismiss or confirm a supervision flag, with an audit row."""
     if status not in (FlagStatus.DISMISSED, FlagStatus.CONFIRMED):
-        raise ServiceError("invalid_status", _("A flag is either dismissed or confirmed."))
+        raise ServiceError(SettlementErrorCode.INVALID_STATUS, _("A flag is either dismissed or confirmed."))
     flag = SupervisionFlag.objects.select_for_update().get(pk=flag.pk)
     before = flag.status
     flag.status = status
