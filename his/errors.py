@@ -39,6 +39,7 @@ class HisErrorCode(str, Enum):
     ALREADY_DISCHARGED = "already_discharged"
     NOT_INPATIENT = "not_inpatient"
     MID_SETTLEMENT_NOT_SUPPORTED = "mid_settlement_not_supported"
+    UNKNOWN_FILING = "unknown_filing"
 
 
 class HisRefusal(Exception):

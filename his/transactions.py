@@ -19,6 +19,8 @@ from core.audit import audit_record
 from core.errors import ServiceError
 from ecode.services import ecode_consume, ecode_verify
 from filing.coverage import filing_coverage
+from filing.models import Filing
+from filing.referrals import filing_refer, filing_refer_cancel
 from reference.selectors import province_code
 from settlement import calculator
 from settlement.selectors import catalogue_entries, settlement_totals
@@ -860,6 +862,52 @@ def t3201(call: Call, data: dict) -> dict:
     }
 
 
+# --- Referral filing by the referring hospital ----------------------------------------------------------
+
+
+def t2501(call: Call, data: dict) -> dict:
+    row = f.node(data, "refmedin")
+    p = "refmedin."
+    person = _person_of_psn_no(f.text(row, "psn_no", max_length=30, prefix=p))
+    insutype = f.code(row, "insutype", tuple(codes.SCHEME_OF_INSUTYPE), prefix=p)
+    if codes.INSUTYPE[person.scheme] != insutype:
+        raise HisRefusal(HisErrorCode.INVALID_FIELD, _("The insutype is not the person's scheme."))
+    filing = filing_refer(
+        person=person,
+        actor=call.operator,
+        destination=f.text(row, "mdtrtarea_admdvs", max_length=6, prefix=p),
+        start_date=f.day(row, "begndate", prefix=p),
+        end_date=f.day(row, "enddate", required=False, prefix=p),
+        diagnosis_code=f.text(row, "diag_code", max_length=30, prefix=p),
+        diagnosis_name=f.text(row, "diag_name", max_length=100, prefix=p),
+        condition=f.text(row, "dise_cond_dscr", required=False, max_length=2000, prefix=p),
+        destination_institution=f.text(row, "reflin_medins_no", required=False, max_length=12, prefix=p),
+        referral_type=f.text(row, "refl_type", max_length=6, prefix=p),
+        referral_date=f.day(row, "refl_date", prefix=p),
+        reason=f.text(row, "refl_rea", max_length=2000, prefix=p),
+        opinion=f.text(row, "refl_opnn", max_length=2000, prefix=p),
+    )
+    return {"result": {"trt_dcla_detl_sn": filing.serial}}
+
+
+def t2502(call: Call, data: dict) -> dict:
+    row = f.node(data, "data")
+    p = "data."
+    serial = f.text(row, "trt_dcla_detl_sn", max_length=30, prefix=p)
+    person = _person_of_psn_no(f.text(row, "psn_no", max_length=30, prefix=p))
+    filing = Filing.objects.filter(serial=serial, person=person, group="referral").first()
+    if filing is None:
+        raise HisRefusal(
+            HisErrorCode.UNKNOWN_FILING, _("The person has no referral filing with this number.")
+        )
+    filing_refer_cancel(
+        filing=filing,
+        actor=call.operator,
+        reason=f.text(row, "memo", required=False, max_length=200, prefix=p),
+    )
+    return {}
+
+
 # The e-code's checks and uses are recorded whatever follows (a refused code is recorded too): the
 # transactions that make them are not wrapped in one database transaction with their answer.
 RECORDS_CODE_CHECKS = {"1101", "2201", "2401"}
@@ -886,6 +934,8 @@ TRANSACTIONS = {
     "2304": t2304,
     "2305": t2305,
     "3201": t3201,
+    "2501": t2501,
+    "2502": t2502,
 }
 
 
