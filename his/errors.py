@@ -9,6 +9,7 @@ from typing import Any
 class HisErrorCode(str, Enum):
     NOT_JSON = "not_json"
     BAD_ENVELOPE = "bad_envelope"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     MISSING_SIGNATURE = "missing_signature"
     UNKNOWN_PAASID = "unknown_paasid"
     BAD_SIGNATURE = "bad_signature"

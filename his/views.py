@@ -13,7 +13,6 @@ from django.http import HttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from .envelope import answer, beijing_now, dumps
 from .errors import HisErrorCode, HisRefusal
@@ -41,7 +40,7 @@ def _envelope(raw: bytes, url_infno: str | None) -> dict:
         raise HisRefusal(HisErrorCode.BAD_ENVELOPE, _("The request is too large."), status=400)
     try:
         body = json.loads(raw.decode("utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise HisRefusal(
             HisErrorCode.NOT_JSON, _("The request body is not UTF-8 JSON."), status=400
         ) from None
@@ -68,10 +67,17 @@ def _envelope(raw: bytes, url_infno: str | None) -> dict:
 
 
 @csrf_exempt
-@require_POST
 def gateway(request, infno: str | None = None) -> HttpResponse:
     received = beijing_now()
     area = ""
+    if request.method != "POST":
+        with translation.override("zh-hans"):
+            refusal = HisRefusal(
+                HisErrorCode.METHOD_NOT_ALLOWED, _("The interface answers POST only."), status=405
+            )
+            response = _respond(answer(received=received, area=area, err_msg=_err(refusal)), refusal.status)
+        response["Allow"] = "POST"
+        return response
     with translation.override("zh-hans"):  # the interface speaks Chinese, whatever the client's headers
         try:
             caller = authenticate(request)

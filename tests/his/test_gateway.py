@@ -216,3 +216,25 @@ def test_2201_for_another_persons_code_is_refused(setup):
         )
     )["baseinfo"]["psn_no"]
     refused(his.call("2201", visit_input(psn_no, ecode_token(person))), "no_filing_here")
+
+
+def test_other_methods_and_deep_nesting_get_the_envelope(setup, client):
+    his = setup[0]
+    response = client.get("/his/v1/9001")
+    refused((response.json(), response.status_code), "method_not_allowed", 405)
+    response = his.post_raw(b"[" * 100000 + b"]" * 100000)
+    refused((response.json(), response.status_code), "not_json", 400)
+
+
+def test_rows_of_the_wrong_shape_are_named(setup):
+    his, person = setup[0], setup[1]
+    token, psn_no, mdtrt_id, _result = register(his, person)
+    assert "feedetail" in refused(his.call("2204", {"feedetail": ["x"]}), "invalid_field")
+    assert "data" in refused(his.call("2207", {"data": [1]}), "invalid_field")
+    assert "feedetail[0].cnt" in refused(
+        his.call(
+            "2204",
+            {"feedetail": [{**fee_input(mdtrt_id, psn_no)["feedetail"][0], "feedetl_sn": "X", "cnt": "NaN"}]},
+        ),
+        "invalid_field",
+    )
