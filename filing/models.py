@@ -424,4 +424,4 @@ class Referral(models.Model):
         verbose_name_plural = _("referrals by hospitals")
 
     def __str__(self) -> str:
-        return f"{self.institution_id} → {self.filing_id}"
+        return f"{self.institution} · {self.diagnosis_name}"

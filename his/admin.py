@@ -34,7 +34,7 @@ class HisTerminalAdmin(admin.ModelAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         terminal, secret = his_terminal_create(operator=obj.operator, name=obj.name, actor=request.user)
-        obj.pk = terminal.pk
+        obj.pk, obj.paasid, obj.created_at = terminal.pk, terminal.paasid, terminal.created_at
         obj._state.adding = False
         self.message_user(
             request,
