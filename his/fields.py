@@ -64,7 +64,15 @@ def code(data: dict, name: str, choices, *, required: bool = True, prefix: str =
     return value
 
 
-def number(data: dict, name: str, *, required: bool = True, places: int | None = None, prefix: str = ""):
+def number(
+    data: dict,
+    name: str,
+    *,
+    required: bool = True,
+    places: int | None = None,
+    prefix: str = "",
+    limit: Decimal = Decimal("1e12"),
+):
     value = data.get(name)
     label = prefix + name
     if value is None or value == "":
@@ -77,7 +85,7 @@ def number(data: dict, name: str, *, required: bool = True, places: int | None =
         amount = Decimal(value.strip() if isinstance(value, str) else value)
     except InvalidOperation:
         raise invalid(label) from None
-    if not amount.is_finite() or abs(amount) >= Decimal("1e14"):
+    if not amount.is_finite() or abs(amount) >= limit:
         raise invalid(label)
     if places is not None:
         if amount != amount.quantize(Decimal(1).scaleb(-places)):

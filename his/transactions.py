@@ -389,8 +389,8 @@ def _upload_fees(call: Call, rows: list[dict], *, name: str, med_types) -> dict:
                 raise HisRefusal(HisErrorCode.WRONG_MED_TYPE, _("med_type is not the visit's."))
         visit = visits[mdtrt_id]
         sn = f.text(row, "feedetl_sn", max_length=30, prefix=prefix)
-        quantity = f.number(row, "cnt", prefix=prefix)
-        price = f.number(row, "pric", prefix=prefix)
+        quantity = f.number(row, "cnt", places=4, prefix=prefix)  # N16,4
+        price = f.number(row, "pric", places=6, prefix=prefix, limit=Decimal("1e10"))  # N16,6
         total = f.money(row, "det_item_fee_sumamt", prefix=prefix)
         if quantity <= 0:
             raise f.invalid(prefix + "cnt")

@@ -238,3 +238,18 @@ def test_rows_of_the_wrong_shape_are_named(setup):
         ),
         "invalid_field",
     )
+
+
+def test_quantities_and_prices_beyond_their_places_or_sizes_are_refused(setup):
+    his, person = setup[0], setup[1]
+    token, psn_no, mdtrt_id, _result = register(his, person)
+    row = fee_input(mdtrt_id, psn_no)["feedetail"][0]
+    for sn, change, field in (
+        ("A", {"cnt": "1.00001"}, "cnt"),
+        ("B", {"pric": "1.0000001"}, "pric"),
+        ("C", {"cnt": "1e15", "det_item_fee_sumamt": "1.00"}, "cnt"),
+    ):
+        message = refused(
+            his.call("2204", {"feedetail": [{**row, "feedetl_sn": sn, **change}]}), "invalid_field"
+        )
+        assert f"feedetail[0].{field}" in message
