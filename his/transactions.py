@@ -164,7 +164,7 @@ def t1101(call: Call, data: dict) -> dict:
 
 def _visit(call: Call, row: dict, *, prefix: str, for_update: bool = False) -> HisVisit:
     mdtrt_id = f.text(row, "mdtrt_id", max_length=30, prefix=prefix)
-    visits = HisVisit.objects.select_related("person", "settlement")
+    visits = HisVisit.objects.select_related("person", "settlement", "institution")
     if for_update:
         visits = visits.select_for_update(of=("self",))
     visit = visits.filter(mdtrt_id=mdtrt_id, institution=call.institution).first()
