@@ -185,31 +185,10 @@ def _open_visit(call: Call, row: dict, *, prefix: str) -> HisVisit:
     return visit
 
 
-def _register(call: Call, row: dict, *, prefix: str, med_types, default_med_type: str) -> HisVisit:
-    """A visit of the person at this institution, using the e-code once (as consume does)."""
-    psn_no = f.text(row, "psn_no", max_length=30, prefix=prefix)
-    insutype = f.code(row, "insutype", tuple(codes.SCHEME_OF_INSUTYPE), prefix=prefix)
-    begntime = f.moment(row, "begntime", prefix=prefix)
-    cert_type = f.code(row, "mdtrt_cert_type", (codes.CERT_ECODE, codes.CERT_ID_NUMBER), prefix=prefix)
-    cert_no = f.text(row, "mdtrt_cert_no", max_length=400, prefix=prefix)
-    med_type = f.code(row, "med_type", med_types, required=False, prefix=prefix) or default_med_type
-    ipt_otp_no = f.text(row, "ipt_otp_no", required=False, max_length=30, prefix=prefix) or f.text(
-        row, "ipt_no", required=False, max_length=30, prefix=prefix
-    )
-    if cert_type != codes.CERT_ECODE:
-        raise HisRefusal(
-            HisErrorCode.CERT_TYPE_NOT_SUPPORTED,
-            _("Register the visit with the person's e-code (mdtrt_cert_type 01)."),
-        )
-    person = _person_of_psn_no(psn_no)
-    if codes.INSUTYPE[person.scheme] != insutype:
-        raise HisRefusal(f.invalid(prefix + "insutype").code, _("The insutype is not the person's scheme."))
-    # Checked before the code is used, so that a refusal leaves nothing behind; on today's date, as the use is.
+def _covered(call: Call, *, person, on_date, visit_type):
+    """The filing that lets the person settle here directly, or the refusal ([no_filing_here] and the like)."""
     coverage = filing_coverage(
-        person=person,
-        institution=call.institution,
-        on_date=beijing_now().date(),
-        service=codes.MED_TYPE_VISIT[med_type],
+        person=person, institution=call.institution, on_date=on_date, service=visit_type
     )
     if not coverage.applies:
         code = HisErrorCode.NO_FILING_HERE.value if coverage.reason in NO_FILING_REASONS else coverage.reason
@@ -221,6 +200,45 @@ def _register(call: Call, row: dict, *, prefix: str, med_types, default_med_type
             else coverage.message
         )
         raise HisRefusal(code, message)
+    return coverage.filing
+
+
+def _register(call: Call, row: dict, *, prefix: str, med_types, default_med_type: str) -> HisVisit:
+    """A visit of the person at this institution, using the e-code once (as consume does); an admission may be
+    registered by ID number instead (it is then settled by filing and ID number, as the API allows)."""
+    psn_no = f.text(row, "psn_no", max_length=30, prefix=prefix)
+    insutype = f.code(row, "insutype", tuple(codes.SCHEME_OF_INSUTYPE), prefix=prefix)
+    begntime = f.moment(row, "begntime", prefix=prefix)
+    cert_type = f.code(row, "mdtrt_cert_type", (codes.CERT_ECODE, codes.CERT_ID_NUMBER), prefix=prefix)
+    cert_no = f.text(row, "mdtrt_cert_no", max_length=400, prefix=prefix)
+    med_type = f.code(row, "med_type", med_types, required=False, prefix=prefix) or default_med_type
+    ipt_otp_no = f.text(row, "ipt_otp_no", required=False, max_length=30, prefix=prefix) or f.text(
+        row, "ipt_no", required=False, max_length=30, prefix=prefix
+    )
+    inpatient = med_type in codes.INPATIENT_MED_TYPES
+    if cert_type != codes.CERT_ECODE and not inpatient:
+        raise HisRefusal(
+            HisErrorCode.CERT_TYPE_NOT_SUPPORTED,
+            _("Register the visit with the person's e-code (mdtrt_cert_type 01)."),
+        )
+    person = _person_of_psn_no(psn_no)
+    if codes.INSUTYPE[person.scheme] != insutype:
+        raise HisRefusal(f.invalid(prefix + "insutype").code, _("The insutype is not the person's scheme."))
+    if cert_type == codes.CERT_ID_NUMBER and cert_no.upper() != person.id_number:
+        raise HisRefusal(
+            HisErrorCode.PSN_NO_MISMATCH, _("The ID number is not the one of the person of psn_no.")
+        )
+    # Checked before the code is used, so that a refusal leaves nothing behind; on today's date, as the use is.
+    _covered(
+        call,
+        person=person,
+        on_date=beijing_now().date(),
+        visit_type=codes.MED_TYPE_VISIT[med_type],
+    )
+    visit = dict(med_type=med_type, insutype=insutype, ipt_otp_no=ipt_otp_no, begntime=begntime)
+    if cert_type == codes.CERT_ID_NUMBER:  # an admission without a scan: settled by filing and ID number
+        with transaction.atomic():
+            return _visit_create(call, person=person, use_id=None, **visit)
     result = ecode_consume(
         token=cert_no,
         operator=call.operator,
@@ -233,15 +251,7 @@ def _register(call: Call, row: dict, *, prefix: str, med_types, default_med_type
     if result.person.pk != person.pk:
         raise HisRefusal(HisErrorCode.PSN_NO_MISMATCH, _("The e-code is not the person's of psn_no."))
     with transaction.atomic():
-        return _visit_create(
-            call,
-            person=person,
-            use_id=result.use_id,
-            med_type=med_type,
-            insutype=insutype,
-            ipt_otp_no=ipt_otp_no,
-            begntime=begntime,
-        )
+        return _visit_create(call, person=person, use_id=result.use_id, **visit)
 
 
 def _visit_create(call: Call, *, person, use_id, med_type, insutype, ipt_otp_no, begntime) -> HisVisit:
@@ -626,6 +636,12 @@ def _bill_of(call: Call, *, prefix: str, med_types) -> tuple[HisVisit, dict, dic
         "request_no": call.msgid,
         **dates,
     }
+    # Admitted by ID number: settled by the filing in force here at discharge and the ID number, as the API does.
+    if visit.code_event_id is None:
+        filing = _covered(
+            call, person=visit.person, on_date=dates["discharge_date"], visit_type=arguments["visit_type"]
+        )
+        arguments.update(filing_id=filing.pk, id_number=visit.person.id_number)
     return visit, row, arguments
 
 

@@ -163,6 +163,12 @@ def test_retried_msgid_gets_the_stored_answer_and_never_settles_twice(setup):
     again = his.call("2207", settle_input(psn_no, mdtrt_id, token, "582.30"), msgid=msgid)
     assert ok(first) and again == first
     assert Settlement.objects.count() == 1
+    # money is a JSON number with two decimals, as the interface writes it
+    raw = his.post_raw(
+        json.dumps(his.envelope("2207", settle_input(psn_no, mdtrt_id, token, "582.30"), msgid=msgid)),
+        path="/his/v1/2207",
+    ).content.decode()
+    assert '"medfee_sumamt":582.30,' in raw and '"hifp_pay":181.50,' in raw and '"acct_pay":0.00,' in raw
     assert HisMessage.objects.get(msgid=msgid).state == "done"
 
 

@@ -158,3 +158,44 @@ def test_admission_and_discharge_can_be_undone_before_settling(his):
     ok(his.call("2405", {"data": {"mdtrt_id": mdtrt_id, "psn_no": psn_no}}))
     ok(his.call("2404", {"data": {"mdtrt_id": mdtrt_id, "psn_no": psn_no}}))
     refused(his.call("2301", fee_input(mdtrt_id, psn_no)), "visit_cancelled")
+
+
+def test_admission_by_id_number_settles_by_filing_at_discharge(his):
+    his, person, _operator, _key = his
+    psn_no = ok(
+        his.call(
+            "1101",
+            {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number, "psn_name": person.name}},
+        )
+    )["baseinfo"]["psn_no"]
+    admission = {
+        "mdtrtinfo": {
+            "psn_no": psn_no,
+            "insutype": "310",
+            "begntime": f"{today()} 07:00:00",
+            "mdtrt_cert_type": "02",
+            "mdtrt_cert_no": person.id_number,
+            "med_type": "21",
+            "ipt_no": "ZY0002",
+        },
+        "diseinfo": [],
+    }
+    refused(
+        his.call("2201", {"data": {**admission["mdtrtinfo"], "med_type": "11"}}), "cert_type_not_supported"
+    )
+    wrong = {"mdtrtinfo": {**admission["mdtrtinfo"], "mdtrt_cert_no": "11010519491231002X"}}
+    refused(his.call("2401", wrong), "psn_no_mismatch")
+    mdtrt_id = ok(his.call("2401", admission))["result"]["mdtrt_id"]
+    upload = fee_input(mdtrt_id, psn_no)
+    ok(his.call("2301", upload))
+    ok(
+        his.call(
+            "2402", {"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "endtime": f"{today()} 18:00:00"}}
+        )
+    )
+    settle = settle_input(psn_no, mdtrt_id, "", "582.30", mid_setl_flag="0", mdtrt_cert_type="02")
+    settle["data"]["med_type"] = "21"
+    setlinfo = ok(his.call("2304", settle))["setlinfo"]
+    assert_identities(setlinfo)
+    settlement = Settlement.objects.get(number=setlinfo["setl_id"])
+    assert settlement.code_event_id is None and settlement.filing.person_id == person.pk
