@@ -16,8 +16,12 @@ SIGN_IN = {"signIn": {"opter_no": "0007", "mac": "", "ip": "10.0.0.8"}}
 
 
 def test_seed_demo_gives_every_counter_a_paasid_and_secret_that_sign(settings, client):
+    from core.management.commands.seed_demo import accounts_text
+
     settings.CELERY_TASK_ALWAYS_EAGER = True
     demo = seed_demo()
+    text = "\n".join(accounts_text(demo))
+    assert all(c["paasid"] in text and c["his_secret"] in text for c in demo.counters)
     again = seed_demo()  # idempotent: the same credentials on every run
     assert [c["paasid"] for c in demo.counters] == [c["paasid"] for c in again.counters]
     for counter in demo.counters:
