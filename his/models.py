@@ -65,7 +65,8 @@ class HisMessage(models.Model):
     msgid = models.CharField(max_length=30)
     infno = models.CharField(max_length=6)
     state = models.CharField(max_length=12, choices=MessageState.choices, default=MessageState.IN_PROGRESS)
-    answer = models.TextField(blank=True, default="", help_text="The JSON answered, byte for byte.")
+    # Answers hold personal data (1101's identity, setlinfo's): encrypted at rest like every such column.
+    answer = EncryptedTextField(blank=True, default="", help_text="The JSON answered, byte for byte.")
     started_at = models.DateTimeField()
     answered_at = models.DateTimeField(null=True, blank=True)
 

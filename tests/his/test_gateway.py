@@ -187,6 +187,12 @@ def test_1101_by_id_number_and_name(setup):
     insu = out["insuinfo"][0]
     assert insu["insutype"] == "310" and insu["psn_type"] and len(insu["insuplc_admdvs"]) == 6
     assert out["idetinfo"] == []
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # the kept answer holds the identity: encrypted at rest
+        cursor.execute("SELECT answer FROM his_hismessage")
+        stored = " ".join(row[0] for row in cursor.fetchall())
+    assert person.id_number not in stored and person.name not in stored
     refused(
         his.call(
             "1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number, "psn_name": "别人"}}
