@@ -95,8 +95,8 @@ def gateway(request, infno: str | None = None) -> HttpResponse:
                 )
         except HisRefusal as refusal:
             return _respond(answer(received=received, area=area, err_msg=_err(refusal)), refusal.status)
-        except Exception:
-            logger.exception("HIS gateway failed before the transaction")
+        except Exception as exc:  # the type only: a message may hold personal data
+            logger.error("HIS gateway failed before the transaction: %s", type(exc).__name__)
             return _respond(answer(received=received, area=area, err_msg=_server_error()))
         return _answer(
             Call(caller=caller, envelope=envelope, msgid=envelope["msgid"], received=received), area
@@ -132,8 +132,8 @@ def _answer(call: Call, area: str) -> HttpResponse:
         except HisRefusal as refusal:
             text = dumps(answer(received=call.received, area=area, err_msg=_err(refusal)))
             message_finish(message, text)
-    except Exception:
-        logger.exception("HIS transaction %s failed", call.envelope["infno"])
+    except Exception as exc:  # the type only: a message may hold personal data
+        logger.error("HIS transaction %s failed: %s", call.envelope["infno"], type(exc).__name__)
         message_forget(message)
         return _respond(answer(received=call.received, area=area, err_msg=_server_error()))
     return _respond(text)
