@@ -5,6 +5,7 @@ from dataclasses import asdict
 from decimal import Decimal
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -14,10 +15,11 @@ from rest_framework.views import APIView
 from accounts.permissions import IsCounter
 from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from core.pagination import Pagination
+from reference.selectors import province_code
 
 from .choices import VisitType
 from .errors import SettlementErrorCode
-from .selectors import settlement_get, settlements_list
+from .selectors import catalogue_search, settlement_get, settlements_list
 from .services import ItemInput, settlement_create, settlement_preview, settlement_reverse
 
 ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
@@ -38,14 +40,14 @@ class ItemInputSerializer(serializers.Serializer):
     def validate_quantity(self, value: Decimal) -> Decimal:
         if value <= 0:
             raise serializers.ValidationError(
-                "The quantity must be positive.", code=SettlementErrorCode.INVALID_QUANTITY.value
+                _("The quantity must be positive."), code=SettlementErrorCode.INVALID_QUANTITY.value
             )
         return value
 
     def validate_unit_price(self, value: Decimal) -> Decimal:
         if value < 0:
             raise serializers.ValidationError(
-                "The unit price cannot be negative.", code=SettlementErrorCode.INVALID_PRICE.value
+                _("The unit price cannot be negative."), code=SettlementErrorCode.INVALID_PRICE.value
             )
         return value
 
@@ -77,7 +79,7 @@ class SettlementCreateInputSerializer(serializers.Serializer):
     def validate_visit_type(self, value: str) -> str:
         if value not in VisitType.values:
             raise serializers.ValidationError(
-                "Unknown visit type.", code=SettlementErrorCode.INVALID_VISIT_TYPE.value
+                _("Unknown visit type."), code=SettlementErrorCode.INVALID_VISIT_TYPE.value
             )
         return value
 
@@ -298,3 +300,49 @@ class SettlementReverseApi(APIView):
             settlement_id=settlement_id, operator=request.user, reason=data.validated_data["reason"]
         )
         return _settlement_response(request, settlement.pk)
+
+
+class CatalogueItemSerializer(serializers.Serializer):
+    """An item of the treatment place's catalogue as a counter picks it for a bill."""
+
+    code = serializers.CharField()
+    name = serializers.CharField()
+    category = serializers.CharField()
+    category_label = serializers.CharField(source="get_category_display")
+    coverage_class = serializers.CharField(help_text="A (甲), B (乙), C (丙).")
+    first_share_rate = serializers.DecimalField(
+        max_digits=5, decimal_places=4, source="effective_first_share"
+    )
+    unit = serializers.CharField()
+    last_price = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        allow_null=True,
+        help_text="The unit price this institution last billed for the item; null if never.",
+    )
+
+
+class CatalogueSearchInputSerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=50, help_text="The start of a national code, or part of a name.")
+
+
+class CatalogueSearchApi(APIView):
+    """GET (counter): items of the institution's province catalogue matching a code or name, at most 20."""
+
+    permission_classes = [IsCounter]
+
+    @extend_schema(
+        operation_id="settlements_catalogue_search",
+        parameters=[CatalogueSearchInputSerializer],
+        responses={200: CatalogueItemSerializer(many=True), 400: ErrorSerializer, 403: ErrorSerializer},
+    )
+    def get(self, request):
+        data = CatalogueSearchInputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        institution = request.user.institution
+        items = catalogue_search(
+            province=province_code(institution.region_id),
+            query=data.validated_data["q"],
+            institution=institution,
+        )
+        return Response(CatalogueItemSerializer(items, many=True).data)

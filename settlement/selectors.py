@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Case, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -89,6 +89,29 @@ def catalogue_entries(*, province: str, codes: Iterable[str]) -> dict[str, calcu
         )
         for item in items.select_related("catalogue")
     }
+
+
+def catalogue_search(*, province: str, query: str, institution=None, limit: int = 20) -> list[CatalogueItem]:
+    """Active items of a treatment province's catalogue whose national code starts with `query` or whose name
+    contains it, codes first; each with `last_price`, the unit price `institution` last billed for it (or None).
+    """
+    query = (query or "").strip()
+    if not query:
+        return []
+    items = CatalogueItem.objects.filter(catalogue__province_id=province, active=True).filter(
+        Q(code__istartswith=query) | Q(name__icontains=query)
+    )
+    if institution is not None:
+        last = SettlementLine.objects.filter(
+            settlement__institution=institution, code=OuterRef("code")
+        ).order_by("-settlement__settled_at", "-pk")
+        items = items.annotate(last_price=Subquery(last.values("unit_price")[:1]))
+    # A code typed in full or in part comes before names that merely contain the text.
+    by_code = Case(When(code__istartswith=query, then=Value(0)), default=Value(1))
+    found = list(items.select_related("catalogue").order_by(by_code, "code")[:limit])
+    for item in found:
+        item.last_price = getattr(item, "last_price", None)
+    return found
 
 
 def accumulator_for(*, person, year: int, scheme: str) -> Accumulator | None:

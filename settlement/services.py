@@ -10,6 +10,7 @@ import logging
 import secrets
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -57,6 +58,14 @@ from .models import (
     SupervisionFlag,
 )
 from .selectors import catalogue_entries, policy_in_force, policy_terms
+
+if TYPE_CHECKING:
+    from accounts.models import InsuredPerson
+    from ecode.models import CodeEvent
+    from filing.models import Filing
+    from reference.models import Institution
+
+    from .models import Policy
 
 logger = logging.getLogger(__name__)
 
@@ -282,10 +291,10 @@ class SettlementPreview:
     group it would have is ``filing_group``.
     """
 
-    person: object
-    institution: object
-    event: object
-    filing: object
+    person: InsuredPerson
+    institution: Institution
+    event: CodeEvent | None
+    filing: Filing | None
     filing_group: str
     emergency: bool
     recorded_emergency: bool
@@ -293,7 +302,7 @@ class SettlementPreview:
     service_date: dt.date
     admission_date: dt.date | None
     discharge_date: dt.date | None
-    policy: object
+    policy: Policy
     terms: calculator.PolicyTerms
     treatment_province: str
     split: calculator.Split
