@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import Case, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.choices import Role
@@ -217,3 +218,43 @@ def group_ratio_cut_points(*, region_code: str, scheme: str, group: str, on_date
         "emergency": policy.emergency_cut,
     }
     return int((cut.get(group) or 0) * 100)
+
+
+def settlement_totals(
+    *,
+    institution,
+    start: dt.date,
+    end: dt.date,
+    scheme: str | None = None,
+    insured_region: str | None = None,
+    inpatient: bool | None = None,
+) -> dict:
+    """An institution's settlements in force (not reversed) settled from `start` to `end` (Beijing days, both
+    included), from every channel: their count, total, fund total and what people paid."""
+    tz = timezone.get_default_timezone()
+    qs = Settlement.objects.filter(
+        institution=institution,
+        status="settled",
+        settled_at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=tz),
+        settled_at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz),
+    )
+    if scheme:
+        qs = qs.filter(scheme=scheme)
+    if insured_region:
+        qs = qs.filter(insured_region_id=insured_region)
+    if inpatient is not None:
+        qs = qs.filter(visit_type="inpatient") if inpatient else qs.exclude(visit_type="inpatient")
+    sums = qs.aggregate(
+        total=Sum("total"),
+        basic=Sum("basic_fund"),
+        critical=Sum("critical_fund"),
+        assistance=Sum("assistance_fund"),
+        person=Sum("person_pays"),
+    )
+    value = {k: v or ZERO for k, v in sums.items()}
+    return {
+        "count": qs.count(),
+        "total": value["total"],
+        "fund_total": value["basic"] + value["critical"] + value["assistance"],
+        "person_pays": value["person"],
+    }
