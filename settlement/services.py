@@ -657,7 +657,9 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
             _("A settlement can be reversed only on the day it was made."),
             status=409,
         )
-    with transaction.atomic(durable=True):  # a reversal is its own unit of work, never part of another
+    # Not durable: the national interface (his) stores its answer to 2208/2305 in the same transaction, so
+    # that a retried msgid gets the answer of a reversal that happened, never a second attempt.
+    with transaction.atomic():
         acc = _accumulator_locked(
             person=settlement.person, year=settlement.visit_date.year, scheme=settlement.scheme
         )
