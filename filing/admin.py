@@ -18,13 +18,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from accounts.person_search import Kind, PersonSearchMixin
+from accounts.scopes import in_scope, scope
 from core.admin import AuditEventInline, compact_date, compact_datetime
 from core.errors import ServiceError
 
 from .choices import DocumentKind, FilingStatus
 from .dates import today
 from .documents import document_file_response
-from .models import Filing, FilingPolicy, GroupRule, Holiday
+from .models import Filing, FilingPolicy, GroupRule, Holiday, Referral
 from .selectors import filings_for_reviewer
 from .services import (
     document_open_by_reviewer,
@@ -155,6 +156,36 @@ class FilingAuditInline(AuditEventInline):
         return True
 
 
+class ReferralInline(admin.StackedInline):
+    """What the referring hospital said (a referral it filed through the national interface); read only."""
+
+    model = Referral
+    can_delete = False
+    extra = 0
+    max_num = 0
+    fields = (
+        "institution",
+        "diagnosis_code",
+        "diagnosis_name",
+        "condition",
+        "destination_institution",
+        "referral_type",
+        "referral_date",
+        "reason",
+        "opinion",
+    )
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Filing)
 class FilingAdmin(PersonSearchMixin, admin.ModelAdmin):
     """The review queue: submitted filings of the reviewer's pooling area, oldest first, deadline shown."""
@@ -187,7 +218,7 @@ class FilingAdmin(PersonSearchMixin, admin.ModelAdmin):
     )
     person_search_kinds = tuple(Kind)
     actions = ["approve_selected", "reject_selected"]
-    inlines = [FilingAuditInline]
+    inlines = [ReferralInline, FilingAuditInline]
     list_per_page = 50
 
     # --- Who sees what ---
@@ -606,9 +637,7 @@ class GroupRuleForm(forms.ModelForm):
 
 
 def _own_policy(request, policy) -> bool:
-    if request.user.is_superuser:
-        return True
-    return policy is not None and policy.region_id is not None and policy.region_id == request.user.region_id
+    return in_scope(policy, request.user, "region_id")
 
 
 class GroupRuleInline(admin.StackedInline):
@@ -650,10 +679,8 @@ class FilingPolicyAdmin(admin.ModelAdmin):
     inlines = [GroupRuleInline]
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(Q(region_id=request.user.region_id) | Q(region__isnull=True))
+        # Every reviewer reads the national default their area falls back to.
+        return scope(super().get_queryset(request), request.user, "region_id", also=Q(region__isnull=True))
 
     def get_readonly_fields(self, request, obj=None):
         return ("region",) if obj is not None else ()

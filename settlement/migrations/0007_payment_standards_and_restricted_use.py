@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('settlement', '0005_temporary_filers_national_ceiling_and_first_share'),
+        ('settlement', '0006_temporary_filers_national_ceiling_and_first_share'),
     ]
 
     operations = [

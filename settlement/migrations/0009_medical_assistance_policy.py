@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('settlement', '0007_employees_large_amount_cover'),
+        ('settlement', '0008_employees_large_amount_cover'),
     ]
 
     operations = [

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
         ('ecode', '0002_lean_event_indexes'),
         ('filing', '0004_ratio_cut_lives_in_settlement_policy'),
         ('reference', '0002_load_regions'),
-        ('settlement', '0006_payment_standards_and_restricted_use'),
+        ('settlement', '0007_payment_standards_and_restricted_use'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
         ('ecode', '0002_lean_event_indexes'),
         ('filing', '0004_ratio_cut_lives_in_settlement_policy'),
         ('reference', '0002_load_regions'),
-        ('settlement', '0010_deductible_variants'),
+        ('settlement', '0011_deductible_variants'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('settlement', '0008_medical_assistance_policy'),
+        ('settlement', '0009_medical_assistance_policy'),
     ]
 
     operations = [

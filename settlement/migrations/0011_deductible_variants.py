@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('settlement', '0009_limits_by_visit_type_and_disease'),
+        ('settlement', '0010_limits_by_visit_type_and_disease'),
     ]
 
     operations = [

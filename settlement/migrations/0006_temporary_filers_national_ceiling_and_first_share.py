@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('reference', '0002_load_regions'),
-        ('settlement', '0004_preferential_critical_terms'),
+        ('settlement', '0005_preferential_critical_terms'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('reference', '0002_load_regions'),
-        ('settlement', '0011_personal_account'),
+        ('settlement', '0012_personal_account'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('settlement', '0003_money_in_whole_fen'),
+        ('settlement', '0004_list_order_indexes'),
     ]
 
     operations = [
