@@ -192,10 +192,18 @@ def settlement_explanations(settlement) -> list[Explanation]:
     assistance = rules.get("assistance")
     if assistance:
         kind = _("inpatient") if settlement.visit_type == "inpatient" else _("outpatient")
-        text = _(
-            "Medical assistance (医疗救助) for %(identity)s, %(kind)s: after the assistance deductible of "
-            "¥%(deductible)s, it paid ¥%(amount)s of what basic insurance and critical illness left."
-        ) % {
+        words = (
+            _(
+                "Medical assistance (医疗救助) for %(identity)s, %(kind)s: after the assistance deductible of "
+                "¥%(deductible)s, it paid ¥%(amount)s of what basic insurance and critical illness left."
+            )
+            if Decimal(assistance["deductible"])
+            else _(
+                "Medical assistance (医疗救助) for %(identity)s, %(kind)s: it paid ¥%(amount)s of what basic "
+                "insurance and critical illness left."
+            )
+        )
+        text = words % {
             "identity": _identity_label(assistance["category"]),
             "kind": kind,
             "deductible": assistance["deductible"],

@@ -92,3 +92,24 @@ def test_receipt_and_my_settlements_explain_the_rules_at_phone_and_desktop_size(
         counter.screenshot(path=str(target / "42-receipt-rules-1280.png"), full_page=True)
         assert counter.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert counter.errors == [], counter.errors
+
+
+def test_me_page_shows_the_personal_account_balance_at_phone_size(live_server, tmp_path):
+    from settlement.models import PersonalAccount
+
+    person = person_factory(name="王建国", retired=True)
+    PersonalAccount.objects.create(person=person, balance=D("3000.00"))
+    connections.close_all()
+    target = Path(settings.BASE_DIR) / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") != "1":
+        target = tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    with chromium() as browser:
+        for width in (360, 390):
+            page = new_page(browser, {**PHONE, "viewport": {"width": width, "height": 844}})
+            sign_in(page, live_server.url, "/login/", person.phone, PASSWORD)
+            page.goto(live_server.url + "/me/")
+            assert page.locator("#account-balance").inner_text() == "¥3000.00"
+            page.screenshot(path=str(target / f"43-me-account-balance-{width}.png"), full_page=True)
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            assert page.errors == [], page.errors
