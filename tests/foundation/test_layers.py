@@ -41,6 +41,7 @@ NAMED_DOORS = {
     "filing.policy",  # the national filing rules
     "filing.dates",  # filing's calendar (validity months, working days)
     "reference.signals",  # reference data changed in bulk
+    "settlement.explain",  # the benefit rules a settlement applied, in plain words
 }
 # Importers outside the contract: URL and settings wiring, and the demo data set `make run` loads (it seeds
 # every app, in dependency order, through their services).
