@@ -184,7 +184,8 @@ def _notify(filing: Filing, event: str, **extra) -> None:
     from notifications.services import notification_create
 
     context = {
-        "filing_id": filing.pk,
+        "filing_id": filing.pk,  # for links only; people read the filing's number
+        "filing_number": filing.serial,
         "group": filing.group,
         "destination_name": filing.destination.full_name,
     }
