@@ -73,3 +73,10 @@ def tabbar(context, current: str):
     user = context["request"].user
     person = getattr(user, "person", None) if user.is_authenticated else None
     return {"current": current, "unread": unread_count(person=person) if person is not None else 0}
+
+
+@register.filter
+def digit_groups(value: str, size: int = 4) -> str:
+    """A long code in groups of `size` digits, for reading aloud or typing (counters ignore the spaces)."""
+    text = str(value or "")
+    return " ".join(text[i : i + size] for i in range(0, len(text), size))
