@@ -8,6 +8,7 @@ from core.errors import ServiceError
 
 from .choices import InstitutionKind, RegionLevel, Service
 from .models import Institution, Region
+from .selectors import institutions_search
 
 
 class RegionSerializer(serializers.ModelSerializer):
@@ -91,34 +92,25 @@ class InstitutionListApi(ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        qs = Institution.objects.select_related("region").filter(active=True)
         params = self.request.query_params
+        region = None
         if params.get("region"):
             region = Region.objects.filter(code=params["region"]).first()
             if region is None:
                 raise ServiceError(
                     "unknown_region", _("Unknown region code."), fields={"region": [_("Unknown.")]}
                 )
-            qs = qs.in_region(region)
-        if params.get("kind"):
-            if params["kind"] not in InstitutionKind.values:
-                raise ServiceError("invalid", _("Unknown kind."), fields={"kind": [_("Unknown kind.")]})
-            qs = qs.filter(kind=params["kind"])
-        if params.get("level"):
-            if params["level"] not in ("0", "1", "2", "3"):
-                raise ServiceError(
-                    "invalid", _("The level must be 0 to 3."), fields={"level": [_("Invalid.")]}
-                )
-            qs = qs.filter(level=int(params["level"]))
-        if params.get("service"):
-            if params["service"] not in Service.values:
-                raise ServiceError(
-                    "invalid", _("Unknown service."), fields={"service": [_("Unknown service.")]}
-                )
-            qs = qs.offering(params["service"])
-        if params.get("networked") in ("1", "true"):
-            qs = qs.filter(networked=True)
-        if params.get("q"):
-            term = params["q"].strip()
-            qs = qs.filter(name__contains=term) | qs.filter(code=term.upper())
-        return qs.order_by("-level", "code")
+        if params.get("kind") and params["kind"] not in InstitutionKind.values:
+            raise ServiceError("invalid", _("Unknown kind."), fields={"kind": [_("Unknown kind.")]})
+        if params.get("level") and params["level"] not in ("0", "1", "2", "3"):
+            raise ServiceError("invalid", _("The level must be 0 to 3."), fields={"level": [_("Invalid.")]})
+        if params.get("service") and params["service"] not in Service.values:
+            raise ServiceError("invalid", _("Unknown service."), fields={"service": [_("Unknown service.")]})
+        return institutions_search(
+            region=region,
+            q=params.get("q", ""),
+            kind=params.get("kind", ""),
+            level=int(params["level"]) if params.get("level") else None,
+            services=[params["service"]] if params.get("service") else [],
+            networked=params.get("networked") in ("1", "true"),
+        )

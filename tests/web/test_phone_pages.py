@@ -118,3 +118,43 @@ def test_english_titles_and_step_labels_are_not_cut_off(live_server, phone):
         assert "Destination" in page.inner_text(".steps li.current")
         assert_fits(page)
         assert page.errors == [], page.errors
+
+
+@pytest.mark.parametrize("phone", PHONES)
+def test_destination_results_are_whole_rows_to_tap_and_picking_one_keeps_the_address(live_server, phone):
+    from django.db import connections
+
+    from tests.factories import PASSWORD
+
+    from .browser import DESTINATION, scenario_data
+
+    data = scenario_data()
+    connections.close_all()
+    with chromium() as browser:
+        page = new_page(browser, PHONES[phone])
+        sign_in(page, live_server.url, "/login/", data.phone, PASSWORD)
+        page.goto(live_server.url + "/filings/new/")
+        page.click(".wizard-actions button[type=submit]")  # nothing chosen: told what to do
+        assert page.locator("#step-error").is_visible()
+        page.click("label.choice:has(input[value=resident])")
+        page.click(".wizard-actions button[type=submit]")
+        page.wait_for_url(re.compile(r"/destination/$"))
+        page.click(".wizard-actions button[type=submit]")
+        assert page.locator("#step-error").is_visible()
+        page.fill("#id_address", "浦东新区张杨路 500 号")
+        page.fill("#region-search", "上海")
+        option = page.locator("#region-results button[role=option]").first
+        option.wait_for()
+        row = option.bounding_box()
+        results = page.locator("#region-results").bounding_box()
+        assert row["width"] >= results["width"] - 4 and row["height"] >= 44, (row, results)
+        assert option.evaluate("el => getComputedStyle(el).cursor") == "pointer"
+        # A tap near the right end of the row (far from the text) still picks the place.
+        option.click(position={"x": row["width"] - 20, "y": row["height"] / 2})
+        page.wait_for_selector("#preview-title")
+        assert page.input_value("#id_destination") == DESTINATION
+        assert page.input_value("#id_address") == "浦东新区张杨路 500 号"
+        assert_fits(page)
+        page.click(".wizard-actions button[type=submit]")
+        page.wait_for_url(re.compile(r"/institutions/"))
+        assert page.errors == [], page.errors
