@@ -30,7 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsCounter, IsInsuredPerson
-from core.exceptions import error_body
+from core.errors import error_body
 from filing.choices import CoverageReason, FilingGroup
 from filing.selectors import Coverage
 from reference.choices import SCHEME_CODES, Scheme

@@ -176,3 +176,29 @@ def test_the_session_holds_nothing_the_person_typed(web_client, person, hospital
         for secret in (address, "建国路", *proxy.values()):
             assert secret not in raw and secret not in decoded
         assert "address" not in decoded and "proxy" not in decoded
+
+
+# --- One door: the pages answer as the apps' own views do ---
+
+
+def test_the_code_refresh_refuses_in_the_projects_one_error_shape(web_client):
+    response = web_client(resident().user).get("/ecode/current.json")
+    assert response.status_code == 409
+    assert response.json() == {
+        "code": "not_activated",
+        "message": "请先激活医保电子凭证。",
+        "fields": {},
+    }
+
+
+def test_a_document_is_served_by_the_filing_apps_own_response(web_client, person, hospitals):
+    client = web_client(person.user)
+    to_materials(client, hospitals)
+    upload = SimpleUploadedFile("permit.png", png_bytes(), content_type="image/png")
+    client.post("/filings/new/materials/", {"action": "upload", "kind": "residence_proof", "upload": upload})
+    filing = Filing.objects.get(person=person)
+    response = client.get(f"/filings/{filing.pk}/documents/{filing.documents.get().pk}/")
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert response["X-Content-Type-Options"] == "nosniff" and response["Cache-Control"].startswith(
+        "private, no-store"
+    )
