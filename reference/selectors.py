@@ -1,9 +1,10 @@
-"""Reads of the reference data: which designated institutions a search finds."""
+"""Reads of the reference data: where a person may file for, and which designated institutions a search finds."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .choices import RegionLevel
 from .models import Institution, Region
 
 
@@ -34,3 +35,19 @@ def institutions_search(
     if term:
         qs = qs.filter(name__contains=term) | qs.filter(code=term.upper())
     return qs.order_by("-level", "code")
+
+
+def destination_choices(*, insured_region: str) -> list[dict]:
+    """Provinces outside the insured province, each with its pooling areas (`{"province", "areas"}`), in code
+    order: the places a person insured in `insured_region` may file for."""
+    own = insured_region[:2]
+    outside = Region.objects.exclude(code__startswith=own)
+    regions = outside.filter(level=RegionLevel.PROVINCE) | outside.filter(is_pooling_area=True)
+    provinces: dict[str, dict] = {}
+    for region in regions.order_by("code"):
+        entry = provinces.setdefault(region.code[:2], {"province": None, "areas": []})
+        if region.level == RegionLevel.PROVINCE:
+            entry["province"] = region
+        else:
+            entry["areas"].append(region)
+    return [p for p in provinces.values() if p["province"] is not None]

@@ -27,9 +27,8 @@ from filing import services as filing_services
 from filing.choices import DocumentKind, FilingGroup, FilingStatus, ProxyRelation
 from filing.dates import today
 from filing.errors import FilingErrorCode as E
-from reference.choices import InstitutionLevel, RegionLevel, Scheme, Service
-from reference.models import Institution, Region
-from reference.selectors import institutions_search
+from reference.choices import InstitutionLevel, Scheme, Service
+from reference.selectors import destination_choices, institutions_search
 
 from .access import person_required
 from .forms import (
@@ -442,22 +441,6 @@ def step_group(request, wizard: Wizard):
     )
 
 
-def _destination_options(person):
-    """Provinces outside the person's own, each with its pooling areas, for the no-JS select."""
-    own = person.insured_region_id[:2]
-    regions = Region.objects.exclude(code__startswith=own).filter(
-        level=RegionLevel.PROVINCE
-    ) | Region.objects.exclude(code__startswith=own).filter(is_pooling_area=True)
-    provinces: dict[str, dict] = {}
-    for region in regions.order_by("code"):
-        key = region.code[:2]
-        if region.level == RegionLevel.PROVINCE:
-            provinces.setdefault(key, {"province": region, "areas": []})["province"] = region
-        else:
-            provinces.setdefault(key, {"province": None, "areas": []})["areas"].append(region)
-    return [p for p in provinces.values() if p["province"] is not None]
-
-
 def _draft_create(wizard: Wizard, *, destination: str, address: str):
     """The draft is made once the group and the destination are known; the dates step sets its real dates."""
     filing = filing_services.filing_create_draft(
@@ -532,14 +515,11 @@ def step_destination(request, wizard: Wizard):
         {
             "form": form,
             "error": error,
-            "provinces": _destination_options(wizard.person),
+            "provinces": destination_choices(insured_region=wizard.person.insured_region_id),
             "chosen": chosen,
             "address": address,
             "person": wizard.person,
             "preview": preview,
-            "chosen_region": Region.objects.select_related("parent").filter(code=chosen).first()
-            if chosen
-            else None,
         },
     )
 
@@ -551,7 +531,8 @@ def step_institutions(request, wizard: Wizard):
         return _go("destination")
     preview = wizard.preview()
     destination = draft.destination
-    picks = [pick.institution.code for pick in draft.picks.all()]
+    picked = [pick.institution for pick in draft.picks.select_related("institution__region")]
+    picks = [institution.code for institution in picked]
     error = ""
     if request.method == "POST":
         if "add" in request.POST or "remove" in request.POST:
@@ -586,7 +567,6 @@ def step_institutions(request, wizard: Wizard):
         services=[preview["required_service"], query.get("service", "")],
         networked=True,
     )
-    chosen = {i.code: i for i in Institution.objects.filter(code__in=picks).select_related("region")}
     return _render(
         request,
         wizard,
@@ -596,7 +576,7 @@ def step_institutions(request, wizard: Wizard):
             "destination": destination,
             "search": search,
             "results": list(results[:30]),
-            "chosen": [chosen[c] for c in picks if c in chosen],
+            "chosen": picked,
             "chosen_codes": picks,
             "error": error,
             "js_labels": {
