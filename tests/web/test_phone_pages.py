@@ -78,7 +78,8 @@ def test_settlement_receipt_fits_the_phone_reads_well_and_leads_back(live_server
         assert re.search(r"\(\d{1,3}(\.\d+)?%\)", text)
         if language == "zh-CN":
             assert "。 " not in text and ": " not in text and not re.search(r"[\u4e00-\u9fff][.,:]", text)
-        shoot(page, f"15-receipt-{phone}-{language[:2]}")
+        if phone == "360" and language == "zh-CN":
+            shoot(page, "15-receipt")
         page.click("nav.back a")
         page.wait_for_url(re.compile(r"/settlements/$"))
         assert page.errors == [], page.errors

@@ -202,3 +202,13 @@ def test_a_document_is_served_by_the_filing_apps_own_response(web_client, person
     assert response["X-Content-Type-Options"] == "nosniff" and response["Cache-Control"].startswith(
         "private, no-store"
     )
+
+
+def test_notice_previews_in_chinese_have_no_stray_space_after_a_full_stop(web_client):
+    from notifications.services import notification_create
+
+    person = resident()
+    notification_create(person=person, event="ecode_activated", context={})
+    page = web_client(person.user).get("/notices/").content.decode()
+    preview = re.search(r'<span class="body"[^>]*>([^<]+)</span>', page).group(1)
+    assert "。" in preview and not re.search(r"[。，：]\s", preview)  # a line break shows as a space too

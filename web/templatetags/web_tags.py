@@ -80,3 +80,19 @@ def digit_groups(value: str, size: int = 4) -> str:
     """A long code in groups of `size` digits, for reading aloud or typing (counters ignore the spaces)."""
     text = str(value or "")
     return " ".join(text[i : i + size] for i in range(0, len(text), size))
+
+
+def _wide(char: str) -> bool:
+    return ord(char) >= 0x2E80  # CJK characters and full-width punctuation
+
+
+@register.filter
+def one_line(value: str) -> str:
+    """A notice's lines as one line for a preview: Chinese lines meet without a space (no "。 "), others with one."""
+    lines = [line.strip() for line in str(value or "").splitlines() if line.strip()]
+    text = ""
+    for line in lines:
+        if text and not (_wide(text[-1]) or _wide(line[0])):
+            text += " "
+        text += line
+    return text
