@@ -159,3 +159,43 @@ def test_destination_results_are_whole_rows_to_tap_and_picking_one_keeps_the_add
         page.click(".wizard-actions button[type=submit]")
         page.wait_for_url(re.compile(r"/institutions/"))
         assert page.errors == [], page.errors
+
+
+def test_the_materials_step_speaks_only_the_pages_language(live_server):
+    from django.db import connections
+
+    from tests.factories import PASSWORD
+
+    from .browser import DESTINATION, scenario_data
+
+    data = scenario_data()
+    connections.close_all()
+    with chromium() as browser:
+        page = new_page(browser, PHONES["360"])
+        sign_in(page, live_server.url, "/login/", data.phone, PASSWORD)
+        page.goto(live_server.url + "/filings/new/")
+        page.click("label.choice:has(input[value=resident])")
+        page.click(".wizard-actions button[type=submit]")
+        page.wait_for_url(re.compile(r"/destination/$"))
+        page.select_option("#id_destination", DESTINATION)
+        page.wait_for_selector("#preview-title")
+        page.click(".wizard-actions button[type=submit]")
+        page.wait_for_url(re.compile(r"/institutions/"))
+        page.click(f"button[name=add][value={data.institutions[0].code}]")
+        page.wait_for_load_state()
+        page.click(".wizard-actions button[name=next]")
+        page.wait_for_url(re.compile(r"/dates/$"))
+        page.click(".wizard-actions button[type=submit]")
+        page.wait_for_url(re.compile(r"/materials/$"))
+        # The browser's own file button would say "Choose File" on a Chinese page.
+        assert page.locator("#id_upload").bounding_box()["width"] <= 1
+        page.set_input_files(
+            "#id_upload", files=[{"name": "居住证.png", "mimeType": "image/png", "buffer": b"x"}]
+        )
+        assert page.inner_text(".file-pick").replace("\n", "") == "选择文件居住证.png"
+        # Next without the residence proof or a commitment: told what is missing, and kept here.
+        page.click(".wizard-actions button[type=submit]")
+        page.wait_for_url(re.compile(r"/materials/$"))
+        assert "居住证或其他长期居住证明" in page.inner_text("#step-error")
+        assert_fits(page)
+        assert page.errors == [], page.errors
