@@ -13,6 +13,7 @@ from typing import Any
 from django.http import JsonResponse
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
 
 
 class CommonErrorCode(str, Enum):
@@ -29,6 +30,15 @@ class CommonErrorCode(str, Enum):
     CONFLICT = "conflict"
     SERVER_ERROR = "server_error"
     SERVICE_UNAVAILABLE = "service_unavailable"
+
+
+class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]  # not subscriptable at run time
+    """Every API error: a stable code to act on, a message in the user's language, and per-field messages."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    # The body's `fields` (DRF's metaclass takes declared fields off the class, so Serializer.fields stays).
+    fields = serializers.DictField(child=serializers.JSONField())  # type: ignore[assignment]
 
 
 class ServiceError(Exception):
@@ -55,6 +65,15 @@ class ServiceError(Exception):
         return self.code
 
 
+def refusal(
+    code: str | Enum, message: Any, field: str | None = None, *, status: int | None = None, **extra: Any
+) -> ServiceError:
+    """A ServiceError whose message is also the error of one input `field` (when given); `extra` adds fields."""
+    fields: dict[str, Any] = {field: [message]} if field else {}
+    fields.update(extra)
+    return ServiceError(code, message, fields=fields, status=status)
+
+
 class NotFound(ServiceError):
     status_code = 404
 
@@ -69,7 +88,7 @@ class PermissionDenied(ServiceError):
         super().__init__(CommonErrorCode.PERMISSION_DENIED, message or _("You are not allowed to do this."))
 
 
-def error_body(code: str | Enum, message: Any, fields: dict | None = None) -> dict:
+def error_body(code: str | Enum, message: Any, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """The one shape of every error answer: `{"code", "message", "fields"}`, texts in the request's language."""
     code = code.value if isinstance(code, Enum) else str(code)
     return {"code": code, "message": force_str(message), "fields": _stringify(fields or {})}

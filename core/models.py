@@ -65,7 +65,11 @@ class DeferredTask(models.Model):
         verbose_name = _("deferred task")
         verbose_name_plural = _("deferred tasks")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="deferred_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="deferred_due_idx"),
+            # The outbox list's order (newest first), read backwards.
+            models.Index(fields=["created_at", "id"], name="deferred_recent_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.handler} #{self.pk} ({self.status})"

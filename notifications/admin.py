@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin import AuditEventInline
+from core.admin import AuditEventInline, LargeTableAdminMixin
 from core.errors import ServiceError
 
 from .choices import DeliveryStatus
@@ -48,21 +48,19 @@ class EventFilter(admin.SimpleListFilter):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
+class NotificationAdmin(LargeTableAdminMixin, ReadOnlyAdmin):
     # The person is shown by __str__ (masked name and ID number); no personal data is stored on the row.
     list_display = ("id", "created_at", "event", "person", "read_at")
     list_filter = ("event", ("read_at", admin.EmptyFieldListFilter))
     list_select_related = ("person",)
     search_fields = ("=id",)
-    date_hierarchy = "created_at"
     fields = ("id", "person", "event", "context", "created_at", "read_at")
     readonly_fields = fields
     inlines = [DeliveryInline]
-    show_full_result_count = False
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
+class DeliveryAdmin(LargeTableAdminMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "created_at",
@@ -77,7 +75,6 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_filter = ("status", "channel", EventFilter)
     list_select_related = ("notification",)
     search_fields = ("=id", "=notification__id", "=provider_message_id")
-    date_hierarchy = "created_at"
     fields = (
         "id",
         "notification",
@@ -94,7 +91,6 @@ class DeliveryAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     actions = ["retry"]
     inlines = [AuditEventInline]
-    show_full_result_count = False
 
     @admin.display(description=_("event"), ordering="notification__event")
     def event(self, obj: Delivery) -> str:

@@ -82,7 +82,11 @@ class Delivery(models.Model):
             models.UniqueConstraint(fields=["notification", "channel"], name="delivery_once_per_channel"),
             models.CheckConstraint(condition=~Q(channel=Channel.INBOX), name="delivery_not_inbox"),
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
+            # The outbox list's order (newest first), read backwards.
+            models.Index(fields=["created_at", "id"], name="delivery_recent_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} #{self.pk} ({self.get_status_display()})"

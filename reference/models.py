@@ -30,8 +30,9 @@ class Region(models.Model):
         return f"{self.name} ({self.code})"
 
     @property
-    def province_code(self) -> str:
-        return self.code[:2] + "0000"
+    def code_range(self) -> tuple[str, str]:
+        """The first and last code a region of this province can have (its code and its children's)."""
+        return self.code[:2] + "0000", self.code[:2] + "9999"
 
     @property
     def full_name(self) -> str:
@@ -39,18 +40,17 @@ class Region(models.Model):
             return f"{self.parent.name}{self.name}"
         return self.name
 
-    def contains(self, other: "Region") -> bool:
-        """True when `other` is this region or lies inside it (a prefecture of this province)."""
-        return other.code == self.code or (
-            self.level == RegionLevel.PROVINCE and other.parent_id == self.code
-        )
-
 
 class InstitutionQuerySet(models.QuerySet):
     def in_region(self, region: Region):
-        """Institutions located in a pooling area, or anywhere in a province."""
+        """Institutions located in a pooling area, or anywhere in a province.
+
+        A province is the range of codes that share its first two digits (GB/T 2260), so the (region, kind,
+        level) index serves it; a join to the parent region could not use it.
+        """
         if region.level == RegionLevel.PROVINCE:
-            return self.filter(Q(region_id=region.code) | Q(region__parent_id=region.code))
+            low, high = region.code_range
+            return self.filter(region_id__gte=low, region_id__lte=high)
         return self.filter(region_id=region.code)
 
     def settling(self):

@@ -1,24 +1,54 @@
-"""Reads of the reference data: where a person may file for, and which designated institutions a search finds."""
+"""Where a region lies (its province, whether it covers another) and which institutions a search finds.
+
+Codes are GB/T 2260: a province ends in 0000, a prefecture in 00; the code alone decides, so callers need not
+load regions.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import QuerySet
 
 from .choices import RegionLevel
 from .models import Institution, Region
 
 
-def institutions_search(
+def province_code(region_code: str) -> str:
+    """The province of a 6-digit area code (first two digits + 0000)."""
+    return region_code[:2] + "0000"
+
+
+def same_province(code: str, other: str) -> bool:
+    """Whether two area codes lie in one province."""
+    return code[:2] == other[:2]
+
+
+def region_covers(destination_code: str, region_code: str) -> bool:
+    """Whether the pooling area `region_code` lies in a destination (a pooling area, or a whole province)."""
+    if destination_code.endswith("0000"):
+        return same_province(region_code, destination_code)
+    return region_code == destination_code
+
+
+def area_inside(area_code: str, region: Region) -> bool:
+    """Whether a county-level area code lies in a region (its province, or its prefecture)."""
+    if region.level == RegionLevel.PROVINCE:
+        return same_province(area_code, region.code)
+    return area_code[:4] == region.code[:4]
+
+
+def institution_search(
     *,
     region: Region | None = None,
-    q: str = "",
     kind: str = "",
     level: int | None = None,
-    services: Iterable[str] = (),
+    service: str = "",
     networked: bool = False,
-):
-    """Active institutions in a pooling area or a whole province, by name (part of it) or exact code, kind,
-    level, every one of `services`, and networked only if asked; highest level first."""
+    term: str = "",
+) -> QuerySet[Institution]:
+    """Active institutions in a region (a pooling area or a whole province) matching the filters, best first;
+    `term` is part of a name or a whole code."""
     qs = Institution.objects.select_related("region").filter(active=True)
     if region is not None:
         qs = qs.in_region(region)
@@ -26,24 +56,22 @@ def institutions_search(
         qs = qs.filter(kind=kind)
     if level is not None:
         qs = qs.filter(level=level)
-    for service in services:
-        if service:
-            qs = qs.offering(service)
+    if service:
+        qs = qs.offering(service)
     if networked:
         qs = qs.filter(networked=True)
-    term = (q or "").strip()
+    term = term.strip()
     if term:
         qs = qs.filter(name__contains=term) | qs.filter(code=term.upper())
     return qs.order_by("-level", "code")
 
 
-def destination_choices(*, insured_region: str) -> list[dict]:
+def destination_choices(*, insured_region: str) -> list[dict[str, Any]]:
     """Provinces outside the insured province, each with its pooling areas (`{"province", "areas"}`), in code
     order: the places a person insured in `insured_region` may file for."""
-    own = insured_region[:2]
-    outside = Region.objects.exclude(code__startswith=own)
+    outside = Region.objects.exclude(code__startswith=insured_region[:2])
     regions = outside.filter(level=RegionLevel.PROVINCE) | outside.filter(is_pooling_area=True)
-    provinces: dict[str, dict] = {}
+    provinces: dict[str, dict[str, Any]] = {}
     for region in regions.order_by("code"):
         entry = provinces.setdefault(region.code[:2], {"province": None, "areas": []})
         if region.level == RegionLevel.PROVINCE:

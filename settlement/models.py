@@ -398,6 +398,8 @@ class Settlement(models.Model):
             models.Index(fields=["person", "-settled_at"]),
             models.Index(fields=["institution", "-settled_at"]),
             models.Index(fields=["insured_province", "treatment_province", "settled_at"]),
+            # The admin list's order (newest first), read backwards.
+            models.Index(fields=["settled_at", "id"], name="settlement_recent_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

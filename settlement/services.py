@@ -10,6 +10,7 @@ import logging
 import secrets
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,10 +20,22 @@ from django.utils.translation import gettext as _
 
 from accounts.services import person_get_by_id_number
 from core.audit import audit_record
+from core.dates import today
 from core.deferred import deferrable, deferred_create
 from core.errors import NotFound, ServiceError
+from core.errors import refusal as _refuse
 from core.integrity import violated_constraint
+from filing.choices import CoverageReason, FilingGroup
+from filing.coverage import (
+    emergency_overrides,
+    emergency_problem,
+    filing_coverage,
+    filings_in_force_here,
+)
+from filing.services import filing_record_emergency
+from notifications.services import notification_create
 from reference.models import Region
+from reference.selectors import province_code
 from reference.services import ImportResult, RowError, csv_rows_validate
 
 from . import calculator
@@ -43,30 +56,23 @@ from .models import (
     CatalogueItem,
     ClearingLine,
     ClearingStatement,
+    Policy,
+    Prepayment,
     Settlement,
     SettlementLine,
     SupervisionFlag,
 )
-from .selectors import catalogue_entries, policy_in_force, policy_terms, province_code
+from .selectors import catalogue_entries, policy_in_force, policy_terms
+
+if TYPE_CHECKING:
+    from accounts.models import InsuredPerson
+    from ecode.models import CodeEvent
+    from filing.models import Filing
+    from reference.models import Institution
+
+    from .models import Policy
 
 logger = logging.getLogger(__name__)
-
-
-def _filing():
-    """The filing app's selectors and services (imported late: filing imports nothing of ours, but loads late)."""
-    from filing import selectors, services
-
-    return selectors, services
-
-
-def _notify(*, person, event: str, context: dict) -> None:
-    from notifications.services import notification_create
-
-    notification_create(person=person, event=event, context=context)
-
-
-def _local_today() -> dt.date:
-    return timezone.localdate()
 
 
 # --- Settling ------------------------------------------------------------------------------------------------
@@ -80,19 +86,10 @@ class ItemInput:
     name: str = ""
 
 
-def _refuse(
-    code: SettlementErrorCode | str, message, *, field: str = "", status: int = 400, **extra
-) -> ServiceError:
-    fields = {field: [message]} if field else {}
-    fields.update(extra)
-    return ServiceError(code, message, fields=fields, status=status)
-
-
 def _service_date(*, visit_type: str, visit_date, admission_date, discharge_date) -> dt.date:
     """The date the bill belongs to: the discharge date for an inpatient stay, else the visit date."""
     if visit_type not in VisitType.values:
         raise _refuse(SettlementErrorCode.INVALID_VISIT_TYPE, _("Unknown visit type."), field="visit_type")
-    today = _local_today()
     if visit_type == VisitType.INPATIENT:
         if admission_date is None or discharge_date is None:
             raise _refuse(
@@ -113,7 +110,7 @@ def _service_date(*, visit_type: str, visit_date, admission_date, discharge_date
                 SettlementErrorCode.INVALID_DATES, _("The visit date is required."), field="visit_date"
             )
         day = visit_date
-    if day > today:
+    if day > today():
         raise _refuse(
             SettlementErrorCode.INVALID_DATES, _("The date cannot be in the future."), field="visit_date"
         )
@@ -154,42 +151,42 @@ def _identify(*, institution, use_id, filing_id, id_number, visit_type):
     return person, filing, None
 
 
-def _covering_filing(*, person, institution, service_date, visit_type, named_filing, emergency, operator):
-    """The filing under which the bill is settled; an emergency without one is recorded as filed."""
-    from filing.choices import EMERGENCY_OVERRIDES
+def _covering_filing(
+    *, person, institution, service_date, visit_type, named_filing, emergency, operator, record: bool
+):
+    """The filing under which the bill is settled, its group, and whether it is an emergency recorded as filed.
 
-    selectors, services = _filing()
-    coverage = selectors.filing_coverage(
+    An emergency without a filing is recorded as filed when ``record`` is true; otherwise (a preview) the filing
+    is None and the group the recorded filing will have is returned, after the same checks.
+    """
+    coverage = filing_coverage(
         person=person, institution=institution, on_date=service_date, service=visit_type
     )
     if coverage.applies:
         if named_filing is None or coverage.filing.pk == named_filing.pk:
-            return coverage.filing, False
+            return coverage.filing, coverage.filing.group, False
         # The counter named another of the person's filings: it must itself be in force here.
-        if named_filing.pk in _filings_in_force_here(selectors, person, institution, service_date):
-            return named_filing, False
+        if named_filing.pk in filings_in_force_here(
+            person=person, institution=institution, on_date=service_date
+        ):
+            return named_filing, named_filing.group, False
         raise _refuse(
             SettlementErrorCode.NOT_COVERED,
             _("The named filing is not in force at this institution."),
             field="filing_id",
-            reason="other_destination",
+            reason=CoverageReason.OTHER_DESTINATION.value,
         )
-    if emergency and coverage.reason in EMERGENCY_OVERRIDES:  # treated as filed, where one can be recorded
-        filing = services.filing_record_emergency(
-            person=person, institution=institution, on_date=service_date, actor=operator
-        )
-        return filing, True
+    if emergency and emergency_overrides(coverage):  # treated as filed, where one can be recorded
+        if record:
+            filing = filing_record_emergency(
+                person=person, institution=institution, on_date=service_date, actor=operator
+            )
+            return filing, filing.group, True
+        problem = emergency_problem(person=person, institution=institution)
+        if problem is not None:
+            raise ServiceError(*problem)
+        return None, FilingGroup.EMERGENCY.value, True
     raise ServiceError(coverage.reason, coverage.message, fields={"reason": coverage.reason}, status=409)
-
-
-def _filings_in_force_here(selectors, person, institution, on_date) -> set[int]:
-    from filing.choices import IN_FORCE_STATUSES
-    from filing.models import Filing
-
-    filings = Filing.objects.filter(
-        person=person, status__in=IN_FORCE_STATUSES, start_date__lte=on_date
-    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=on_date))
-    return {f.pk for f in filings if selectors.region_covers(f.destination_id, institution.region_id)}
 
 
 def _accumulator_locked(*, person, year: int, scheme: str) -> Accumulator:
@@ -200,6 +197,12 @@ def _accumulator_locked(*, person, year: int, scheme: str) -> Accumulator:
     """
     Accumulator.objects.get_or_create(person=person, year=year, scheme=scheme)
     return Accumulator.objects.select_for_update().get(person=person, year=year, scheme=scheme)
+
+
+def _accumulator_read(*, person, year: int, scheme: str) -> Accumulator:
+    """The person's accumulator row for the year as it stands, unsaved and all zero if there is none yet."""
+    found = Accumulator.objects.filter(person=person, year=year, scheme=scheme).first()
+    return found or Accumulator(person=person, year=year, scheme=scheme)
 
 
 def _ytd(acc: Accumulator, visit_type: str) -> calculator.YearToDate:
@@ -257,13 +260,207 @@ def _terms_snapshot(terms: calculator.PolicyTerms, visit_type: str, level: int) 
 
 
 def _settlement_number() -> str:
-    return f"JS{_local_today():%Y%m%d}{secrets.randbelow(10**12):012d}"
+    return f"JS{today():%Y%m%d}{secrets.randbelow(10**12):012d}"
 
 
 def _existing_by_request_no(institution, request_no: str) -> Settlement | None:
     if not request_no:
         return None
     return Settlement.objects.filter(institution=institution, request_no=request_no).first()
+
+
+@dataclass(frozen=True)
+class SettlementPreview:
+    """The split a bill would get if settled now (预结算): computed exactly as a settlement is, nothing saved.
+
+    ``filing`` is None for an emergency that settling would record as filed (``recorded_emergency``); the
+    group it would have is ``filing_group``.
+    """
+
+    person: InsuredPerson
+    institution: Institution
+    event: CodeEvent | None
+    filing: Filing | None
+    filing_group: str
+    emergency: bool
+    recorded_emergency: bool
+    visit_type: str
+    service_date: dt.date
+    admission_date: dt.date | None
+    discharge_date: dt.date | None
+    policy: Policy
+    terms: calculator.PolicyTerms
+    treatment_province: str
+    split: calculator.Split
+
+
+def _bill_checked(
+    *, visit_type: str, items: list[ItemInput], visit_date, admission_date, discharge_date
+) -> tuple[dt.date, list[calculator.BillItem]]:
+    """The bill's service date and items, or the refusal; nothing is looked up for this."""
+    service_date = _service_date(
+        visit_type=visit_type,
+        visit_date=visit_date,
+        admission_date=admission_date,
+        discharge_date=discharge_date,
+    )
+    bill = [
+        calculator.BillItem(code=i.code.strip(), quantity=i.quantity, unit_price=i.unit_price, name=i.name)
+        for i in items
+    ]
+    if not bill:
+        raise _refuse(SettlementErrorCode.NO_ITEMS, _("The bill has no items."), field="items")
+    # Bad items are refused before anything else is looked at or written.
+    try:
+        lines = calculator.itemise(bill, {})
+    except calculator.CalculationError as exc:
+        raise _refuse(
+            exc.code, _("Quantities must be positive and prices not negative."), field=exc.field
+        ) from None
+    # Every amount of a settlement is stored in a money column; a bill beyond them is a typing error.
+    if sum(line.amount for line in lines) >= MONEY_LIMIT:
+        raise _refuse(
+            SettlementErrorCode.AMOUNT_TOO_LARGE,
+            _("The bill's amount is beyond what a settlement can hold; check the quantities and prices."),
+            field="items",
+        )
+    return service_date, bill
+
+
+def _priced(
+    *,
+    operator,
+    visit_type: str,
+    bill: list[calculator.BillItem],
+    service_date: dt.date,
+    admission_date,
+    discharge_date,
+    use_id,
+    filing_id,
+    id_number,
+    emergency: bool,
+    settling: bool,
+) -> tuple[SettlementPreview, Accumulator]:
+    """The one computation of a bill's split, for a preview and for a settlement alike.
+
+    Settling (inside the caller's transaction) locks the person's accumulator and records an emergency as
+    filed; a preview reads the accumulator as it stands and writes nothing. Every check is the same.
+    """
+    institution = operator.institution
+    person, named_filing, event = _identify(
+        institution=institution,
+        use_id=use_id,
+        filing_id=filing_id,
+        id_number=id_number,
+        visit_type=visit_type,
+    )
+    if not person.is_active:
+        raise _refuse(
+            SettlementErrorCode.PERSON_NOT_ACTIVE, _("The person's insurance is not active."), status=409
+        )
+    policy = policy_in_force(region_code=person.insured_region_id, scheme=person.scheme, on_date=service_date)
+    if policy is None:
+        raise _refuse(
+            SettlementErrorCode.NO_POLICY,
+            _("The insured place has no benefit policy in force for this date."),
+            status=409,
+        )
+    terms = policy_terms(policy)
+    if (visit_type, institution.level) not in terms.rates:
+        raise _refuse(
+            SettlementErrorCode.POLICY_INCOMPLETE,
+            _("The insured place's policy has no rate for this visit type and institution level."),
+            status=409,
+        )
+
+    # The person's lock comes first: the same use or request settled concurrently is seen after it.
+    accumulator = _accumulator_locked if settling else _accumulator_read
+    acc = accumulator(person=person, year=service_date.year, scheme=person.scheme)
+    if event is not None and Settlement.objects.filter(code_event=event).exists():
+        raise _refuse(
+            SettlementErrorCode.USE_ALREADY_SETTLED,
+            _("This use of the e-code is already settled."),
+            status=409,
+        )
+    filing, filing_group, recorded_emergency = _covering_filing(
+        person=person,
+        institution=institution,
+        service_date=service_date,
+        visit_type=visit_type,
+        named_filing=named_filing,
+        emergency=emergency,
+        operator=operator,
+        record=settling,
+    )
+    treatment_province = province_code(institution.region_id)
+    catalogue = catalogue_entries(province=treatment_province, codes=[item.code for item in bill])
+    split = calculator.settle(
+        policy=terms,
+        catalogue=catalogue,
+        items=bill,
+        person=calculator.PersonFacts(
+            retired=person.retired, filing_group=filing_group, assistance_category=person.assistance_category
+        ),
+        ytd=_ytd(acc, visit_type),
+        visit=calculator.Visit(visit_type=visit_type, institution_level=institution.level),
+    )
+    preview = SettlementPreview(
+        person=person,
+        institution=institution,
+        event=event,
+        filing=filing,
+        filing_group=filing_group,
+        emergency=emergency or recorded_emergency,
+        recorded_emergency=recorded_emergency,
+        visit_type=visit_type,
+        service_date=service_date,
+        admission_date=admission_date if visit_type == VisitType.INPATIENT else None,
+        discharge_date=discharge_date if visit_type == VisitType.INPATIENT else None,
+        policy=policy,
+        terms=terms,
+        treatment_province=treatment_province,
+        split=split,
+    )
+    return preview, acc
+
+
+def settlement_preview(
+    *,
+    operator,
+    visit_type: str,
+    items: list[ItemInput],
+    visit_date: dt.date | None = None,
+    admission_date: dt.date | None = None,
+    discharge_date: dt.date | None = None,
+    use_id: int | None = None,
+    filing_id: int | None = None,
+    id_number: str = "",
+    emergency: bool = False,
+    request_no: str = "",
+) -> SettlementPreview:
+    """The split ``settlement_create`` would give this bill now, with the same refusals; nothing is written,
+    no lock is kept and the use stays unsettled. ``request_no`` is accepted (the same input) and not used."""
+    service_date, bill = _bill_checked(
+        visit_type=visit_type,
+        items=items,
+        visit_date=visit_date,
+        admission_date=admission_date,
+        discharge_date=discharge_date,
+    )
+    preview, _acc = _priced(
+        operator=operator,
+        visit_type=visit_type,
+        bill=bill,
+        service_date=service_date,
+        admission_date=admission_date,
+        discharge_date=discharge_date,
+        use_id=use_id,
+        filing_id=filing_id,
+        id_number=id_number,
+        emergency=emergency,
+        settling=False,
+    )
+    return preview
 
 
 def settlement_create(
@@ -292,50 +489,30 @@ def settlement_create(
     existing = _existing_by_request_no(institution, request_no)
     if existing is not None:
         return existing, False
-    service_date = _service_date(
+    service_date, bill = _bill_checked(
         visit_type=visit_type,
+        items=items,
         visit_date=visit_date,
         admission_date=admission_date,
         discharge_date=discharge_date,
     )
-    bill = [
-        calculator.BillItem(code=i.code.strip(), quantity=i.quantity, unit_price=i.unit_price, name=i.name)
-        for i in items
-    ]
-    if not bill:
-        raise _refuse(SettlementErrorCode.NO_ITEMS, _("The bill has no items."), field="items")
-    # Bad items are refused before anything else is looked at or written.
-    try:
-        lines = calculator.itemise(bill, {})
-    except calculator.CalculationError as exc:
-        raise _refuse(
-            exc.code, _("Quantities must be positive and prices not negative."), field=exc.field
-        ) from None
-    # Every amount of a settlement is stored in a money column; a bill beyond them is a typing error.
-    if sum(line.amount for line in lines) >= MONEY_LIMIT:
-        raise _refuse(
-            SettlementErrorCode.AMOUNT_TOO_LARGE,
-            _("The bill's amount is beyond what a settlement can hold; check the quantities and prices."),
-            field="items",
-        )
 
     try:
         with transaction.atomic():
-            settlement = _settle(
+            preview, acc = _priced(
                 operator=operator,
-                institution=institution,
                 visit_type=visit_type,
                 bill=bill,
                 service_date=service_date,
-                visit_date=visit_date,
                 admission_date=admission_date,
                 discharge_date=discharge_date,
                 use_id=use_id,
                 filing_id=filing_id,
                 id_number=id_number,
                 emergency=emergency,
-                request_no=request_no,
+                settling=True,
             )
+            settlement = _record(preview=preview, acc=acc, operator=operator, request_no=request_no)
     except IntegrityError as exc:
         constraint = violated_constraint(exc)
         if "request_no" in constraint:  # a concurrent request with the same number won the race
@@ -359,100 +536,33 @@ def settlement_create(
     return settlement, True
 
 
-def _settle(
-    *,
-    operator,
-    institution,
-    visit_type,
-    bill,
-    service_date,
-    visit_date,
-    admission_date,
-    discharge_date,
-    use_id,
-    filing_id,
-    id_number,
-    emergency,
-    request_no,
-) -> Settlement:
-    person, named_filing, event = _identify(
-        institution=institution,
-        use_id=use_id,
-        filing_id=filing_id,
-        id_number=id_number,
-        visit_type=visit_type,
-    )
-    if not person.is_active:
-        raise _refuse(
-            SettlementErrorCode.PERSON_NOT_ACTIVE, _("The person's insurance is not active."), status=409
-        )
-    policy = policy_in_force(region_code=person.insured_region_id, scheme=person.scheme, on_date=service_date)
-    if policy is None:
-        raise _refuse(
-            SettlementErrorCode.NO_POLICY,
-            _("The insured place has no benefit policy in force for this date."),
-            status=409,
-        )
-    terms = policy_terms(policy)
-    if (visit_type, institution.level) not in terms.rates:
-        raise _refuse(
-            SettlementErrorCode.POLICY_INCOMPLETE,
-            _("The insured place's policy has no rate for this visit type and institution level."),
-            status=409,
-        )
-
-    # The person's lock comes first: the same use or request settled concurrently is seen after it.
-    acc = _accumulator_locked(person=person, year=service_date.year, scheme=person.scheme)
-    if event is not None and Settlement.objects.filter(code_event=event).exists():
-        raise _refuse(
-            SettlementErrorCode.USE_ALREADY_SETTLED,
-            _("This use of the e-code is already settled."),
-            status=409,
-        )
-    filing, recorded_emergency = _covering_filing(
-        person=person,
-        institution=institution,
-        service_date=service_date,
-        visit_type=visit_type,
-        named_filing=named_filing,
-        emergency=emergency,
-        operator=operator,
-    )
-    treatment_province = province_code(institution.region_id)
-    catalogue = catalogue_entries(province=treatment_province, codes=[item.code for item in bill])
-    split = calculator.settle(
-        policy=terms,
-        catalogue=catalogue,
-        items=bill,
-        person=calculator.PersonFacts(
-            retired=person.retired, filing_group=filing.group, assistance_category=person.assistance_category
-        ),
-        ytd=_ytd(acc, visit_type),
-        visit=calculator.Visit(visit_type=visit_type, institution_level=institution.level),
-    )
+def _record(*, preview: SettlementPreview, acc: Accumulator, operator, request_no: str) -> Settlement:
+    """Write the computed settlement, its lines, the accumulators, the audit row and the notification."""
+    split, person, institution = preview.split, preview.person, preview.institution
+    visit_type, filing = preview.visit_type, preview.filing
     deltas = _deltas(split)
     settlement = Settlement.objects.create(
         number=_settlement_number(),
         person=person,
         institution=institution,
         operator=operator,
-        code_event=event,
+        code_event=preview.event,
         filing=filing,
         filing_group=filing.group,
-        emergency=emergency or recorded_emergency,
+        emergency=preview.emergency,
         request_no=request_no,
         visit_type=visit_type,
-        visit_date=service_date,
-        admission_date=admission_date if visit_type == VisitType.INPATIENT else None,
-        discharge_date=discharge_date if visit_type == VisitType.INPATIENT else None,
+        visit_date=preview.service_date,
+        admission_date=preview.admission_date,
+        discharge_date=preview.discharge_date,
         scheme=person.scheme,
         insured_region_id=person.insured_region_id,
         insured_province=province_code(person.insured_region_id),
-        treatment_province=treatment_province,
+        treatment_province=preview.treatment_province,
         institution_level=institution.level,
         retired=person.retired,
         assistance_category=person.assistance_category,
-        policy=policy,
+        policy=preview.policy,
         total=split.total,
         self_paid=split.self_paid,
         first_share=split.first_share,
@@ -465,7 +575,7 @@ def _settle(
         person_pays=split.person_pays,
         fund_ratio=split.fund_ratio,
         details={
-            "terms": _terms_snapshot(terms, visit_type, institution.level),
+            "terms": _terms_snapshot(preview.terms, visit_type, institution.level),
             "before": {k: str(v) for k, v in asdict(split.before).items()},
             "after": {k: str(v) for k, v in asdict(split.after).items()},
             "deltas": {k: str(v) for k, v in deltas.items()},
@@ -474,7 +584,7 @@ def _settle(
                 "critical": split.critical_capped,
                 "assistance": split.assistance_capped,
             },
-            "recorded_emergency_filing": recorded_emergency,
+            "recorded_emergency_filing": preview.recorded_emergency,
         },
     )
     SettlementLine.objects.bulk_create(
@@ -512,7 +622,7 @@ def _settle(
             "emergency": settlement.emergency,
         },
     )
-    _notify(
+    notification_create(
         person=person,
         event="settlement_completed",
         context={
@@ -542,7 +652,7 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
     if settlement is None or settlement.institution_id != operator.institution_id:
         # Another institution's settlement is not even acknowledged.
         raise NotFound(_("Settlement not found."))
-    if timezone.localdate(settlement.settled_at) != _local_today():
+    if timezone.localdate(settlement.settled_at) != today():
         raise _refuse(
             SettlementErrorCode.REVERSAL_NOT_SAME_DAY,
             _("A settlement can be reversed only on the day it was made."),
@@ -589,7 +699,7 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
             reason=settlement.reversal_reason,
             data={"deltas": settlement.details["deltas"]},
         )
-        _notify(
+        notification_create(
             person=settlement.person,
             event="settlement_reversed",
             context={
@@ -599,6 +709,23 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
             },
         )
     return settlement
+
+
+# --- Policies -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def policy_save(*, policy: Policy, actor, changed: list[str]) -> Policy:
+    """Save an area's settlement policy as an agency entered it (in admin), with an audit row."""
+    created = policy.pk is None
+    policy.save()
+    audit_record(
+        actor=actor,
+        action="policy.create" if created else "policy.change",
+        target=policy,
+        data={"fields": sorted(changed)},
+    )
+    return policy
 
 
 # --- Catalogue import ----------------------------------------------------------------------------------------
@@ -624,8 +751,8 @@ _CATEGORY_ALIASES = {
 def _catalogue_row(line: int, row: dict[str, str]) -> tuple[dict, list[RowError]]:
     errors: list[RowError] = []
 
-    def err(field: str, code: str, message: str) -> None:
-        errors.append(RowError(line, field, code, message))
+    def err(field: str, code: SettlementErrorCode, message: str) -> None:
+        errors.append(RowError(line, field, code.value, message))
 
     code = (row.get("code") or "").strip()
     name = (row.get("name") or "").strip()
@@ -643,13 +770,21 @@ def _catalogue_row(line: int, row: dict[str, str]) -> tuple[dict, list[RowError]
         "first_share_rate": None,
     }
     if not code or len(code) > 50:
-        err("code", "invalid_code", _("The national code is required (at most 50 characters)."))
+        err(
+            "code",
+            SettlementErrorCode.INVALID_CODE,
+            _("The national code is required (at most 50 characters)."),
+        )
     if not name or len(name) > 200:
-        err("name", "required", _("The name is required (at most 200 characters)."))
+        err("name", SettlementErrorCode.REQUIRED, _("The name is required (at most 200 characters)."))
     if category not in ItemCategory.values:
-        err("category", "invalid_category", _("The category must be drug, service or consumable."))
+        err(
+            "category",
+            SettlementErrorCode.INVALID_CATEGORY,
+            _("The category must be drug, service or consumable."),
+        )
     if coverage not in CoverageClass.values:
-        err("coverage_class", "invalid_class", _("The class must be A/B/C (甲/乙/丙)."))
+        err("coverage_class", SettlementErrorCode.INVALID_CLASS, _("The class must be A/B/C (甲/乙/丙)."))
     if share_raw:
         try:
             share = Decimal(share_raw)
@@ -661,11 +796,15 @@ def _catalogue_row(line: int, row: dict[str, str]) -> tuple[dict, list[RowError]
         except InvalidOperation:
             err(
                 "first_share_rate",
-                "invalid_rate",
+                SettlementErrorCode.INVALID_RATE,
                 _("The first share must be a fraction (0.10) or a percent."),
             )
         if coverage != CoverageClass.B and values["first_share_rate"]:
-            err("first_share_rate", "first_share_not_class_b", _("Only class B items have a first share."))
+            err(
+                "first_share_rate",
+                SettlementErrorCode.FIRST_SHARE_NOT_CLASS_B,
+                _("Only class B items have a first share."),
+            )
     return values, errors
 
 
@@ -676,7 +815,7 @@ def catalogue_import(
     region = province if isinstance(province, Region) else Region.objects.filter(code=str(province)).first()
     if region is None or region.level != "province":
         raise ServiceError(
-            "invalid_province",
+            SettlementErrorCode.INVALID_PROVINCE,
             _("Choose a province-level region."),
             fields={"province": [_("Not a province.")]},
         )
@@ -857,6 +996,22 @@ CLEARING_CSV_COLUMNS = [
     "assistance_fund",
     "person_pays",
 ]
+
+
+@transaction.atomic
+def prepayment_save(*, prepayment: Prepayment, actor) -> Prepayment:
+    """Record (or correct) a province's prepayment for a month, with an audit row."""
+    created = prepayment.pk is None
+    if created:
+        prepayment.created_by = actor
+    prepayment.save()
+    audit_record(
+        actor=actor,
+        action="prepayment.record" if created else "prepayment.change",
+        target=prepayment,
+        data={"amount": str(prepayment.amount), "month": prepayment.month.isoformat()},
+    )
+    return prepayment
 
 
 def clearing_export(*, statements) -> str:
@@ -1066,7 +1221,7 @@ def _check_institution_volume(settlement: Settlement) -> bool:
 def flag_review(*, flag: SupervisionFlag, actor, status: str, note: str = "") -> SupervisionFlag:
     """Dismiss or confirm a supervision flag, with an audit row."""
     if status not in (FlagStatus.DISMISSED, FlagStatus.CONFIRMED):
-        raise ServiceError("invalid_status", _("A flag is either dismissed or confirmed."))
+        raise ServiceError(SettlementErrorCode.INVALID_STATUS, _("A flag is either dismissed or confirmed."))
     flag = SupervisionFlag.objects.select_for_update().get(pk=flag.pk)
     before = flag.status
     flag.status = status

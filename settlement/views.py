@@ -53,5 +53,7 @@ def settlement_receipt(request, settlement_id: int):
             "ratio_percent": _percent(settlement.ratio),
             "fund_percent": _percent(settlement.fund_ratio),
             "filing_group": FilingGroup(settlement.filing_group).label if settlement.filing_group else "",
+            # A4 by default; `?paper=80mm` lays it out for a counter's thermal receipt printer.
+            "thermal": request.GET.get("paper") == "80mm",
         },
     )

@@ -23,6 +23,7 @@ from accounts.errors import AccountErrorCode
 from accounts.services import user_authenticate
 from accounts.tokens import user_sign_out_everywhere
 from core.audit import audit_history
+from core.db import for_reading, replica_reads
 from core.errors import NotFound, ServiceError, error_response
 from ecode import qr
 from ecode.models import CredentialStatus
@@ -34,7 +35,7 @@ from filing.choices import DocumentKind, FilingStatus
 from filing.documents import document_file_response
 from notifications import services as notification_services
 from notifications.selectors import inbox_for_person, unread_count
-from reference.choices import Scheme
+from reference.choices import Scheme, Service
 from settlement.selectors import settlements_list
 
 from .access import counter_required, person_of, person_required
@@ -180,7 +181,10 @@ def home(request):
 @person_required
 def _person_home(request):
     person = request.person
-    filings = list(filing_selectors.filings_for_person(person=person)[:10])
+    with replica_reads():  # lists that may be a moment old; what is in force is read from the primary
+        filings = list(filing_selectors.filings_for_person(person=person)[:10])
+        notices = list(inbox_for_person(person=person)[:3])
+        unread = unread_count(person=person)
     in_force = filing_selectors.filing_in_force(person=person)
     pending = [f for f in filings if f.status in (FilingStatus.SUBMITTED, FilingStatus.DRAFT)]
     return render(
@@ -193,8 +197,8 @@ def _person_home(request):
             "credential_state": _credential_state(credential_for_person(person=person)),
             "in_force": in_force,
             "pending": pending[:2],
-            "notices": list(inbox_for_person(person=person)[:3]),
-            "unread": unread_count(person=person),
+            "notices": notices,
+            "unread": unread,
         },
     )
 
@@ -217,6 +221,7 @@ def me(request):
 
 
 @person_required
+@replica_reads()
 def settlements(request):
     """The person's direct settlements, newest first, with what each fund paid and what they paid."""
     return render(
@@ -230,6 +235,7 @@ def settlements(request):
 
 
 @person_required
+@replica_reads()
 def notices(request):
     person = request.person
     return render(
@@ -307,7 +313,7 @@ def ecode(request):
             "state": _credential_state(credential),
             "issued": issued,
             "error": error,
-            "events": list(code_events_for_person(person=person)[:5]),
+            "events": list(for_reading(code_events_for_person(person=person))[:5]),
             "in_force": filing_selectors.filing_in_force(person=person),
         },
     )
@@ -348,6 +354,7 @@ def _filing_or_404(request, filing_id: int):
 
 
 @person_required
+@replica_reads()
 def filings(request):
     return render(
         request,
@@ -444,6 +451,37 @@ def _counter_context(request, **extra) -> dict:
     return {"institution": institution, "form": ScanForm(), **extra}
 
 
+def _bill_words() -> dict:
+    """What the bill's script says, in the cashier's language (the money and the refusals come from the API)."""
+    return {
+        "classes": {"A": _("Class A"), "B": _("Class B"), "C": _("Class C"), "": _("Not in catalogue")},
+        "remove": _("Remove"),
+        "no_results": _("No item of the catalogue matches."),
+        "searching": _("Searching…"),
+        "price_needed": _("Enter the unit price of each item."),
+        "network": _("The server could not be reached; nothing was settled. Try again."),
+        "settling": _("Settling…"),
+        "reversing": _("Reversing…"),
+        "reversed_on": _(
+            "The funds' share goes back to the funds and the person's year totals are restored."
+        ),
+        "verdict_settled": _("Code used: the bill is settled"),
+        "verdict_settled_line": _("Print the receipt for the patient. It can be reversed today only."),
+        "verdict_reversed": _("Code used: the settlement is reversed"),
+        "verdict_reversed_line": _("To settle the bill again, scan a new code of the patient."),
+        "quantity": _("Quantity"),
+        "unit_price": _("Unit price"),
+    }
+
+
+def _visit_types(institution) -> list[tuple[str, str]]:
+    """The visit types the institution settles directly (a pharmacy: general outpatient only)."""
+    # Outpatient first: most bills at a counter are outpatient ones.
+    order = (Service.GENERAL_OUTPATIENT, Service.CHRONIC_OUTPATIENT, Service.INPATIENT)
+    offered = [(service.value, service.label) for service in order if institution.offers(service)]
+    return offered or [(Service.GENERAL_OUTPATIENT.value, Service.GENERAL_OUTPATIENT.label)]
+
+
 def _counter_result(request, result, *, token: str, used: bool):
     context = _counter_context(
         request,
@@ -454,6 +492,12 @@ def _counter_result(request, result, *, token: str, used: bool):
         # A use is settled within this window (ecode.selectors.code_event_for_settlement).
         settle_by=result.checked_at + SETTLEMENT_USE_WINDOW if result.use_id and result.checked_at else None,
     )
+    if used and result.use_id:
+        context.update(
+            today=timezone.localdate(),
+            visit_types=_visit_types(request.user.institution),
+            bill_words=_bill_words(),
+        )
     if request.headers.get("X-Requested-With") == "fetch":
         return render(request, "web/counter/_result.html", context)
     return render(request, "web/counter/index.html", context)

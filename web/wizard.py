@@ -28,7 +28,7 @@ from filing.choices import DocumentKind, FilingGroup, FilingStatus, ProxyRelatio
 from filing.dates import today
 from filing.errors import FilingErrorCode as E
 from reference.choices import InstitutionLevel, Scheme, Service
-from reference.selectors import destination_choices, institutions_search
+from reference.selectors import destination_choices, institution_search
 
 from .access import person_required
 from .forms import (
@@ -560,13 +560,15 @@ def step_institutions(request, wizard: Wizard):
         services=Service.choices,
     )
     query = search.cleaned_data if search.is_valid() else {}
-    results = institutions_search(
+    results = institution_search(
         region=destination,
-        q=query.get("q", ""),
+        term=query.get("q", ""),
         level=int(query["level"]) if query.get("level") not in (None, "") else None,
-        services=[preview["required_service"], query.get("service", "")],
+        service=preview["required_service"] or "",
         networked=True,
     )
+    if query.get("service"):
+        results = results.offering(query["service"])
     return _render(
         request,
         wizard,

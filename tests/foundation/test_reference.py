@@ -3,6 +3,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from reference.models import Institution, Region
+from reference.selectors import region_covers
 from reference.services import DEMO_INSTITUTIONS_CSV, ImportFailed, institutions_export, institutions_import
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
@@ -104,3 +105,21 @@ def test_shipped_data_files_pass_their_checks():
     assert (
         module.check_institutions(DATA_DIR / "demo_institutions.csv", module.load_regions(regions_path)) == []
     )
+
+
+def test_a_province_holds_exactly_the_regions_whose_parent_it_is():
+    """`Institution.objects.in_region` finds a province's institutions by a range of codes (which an index
+    serves); that range holds the province and its prefectures and nothing else."""
+    for province in Region.objects.filter(level="province"):
+        low, high = province.code_range
+        by_range = set(Region.objects.filter(code__gte=low, code__lte=high).values_list("code", flat=True))
+        by_parent = {province.code, *province.children.values_list("code", flat=True)}
+        assert by_range == by_parent, province.code
+
+
+def test_institutions_of_a_province_are_those_of_its_pooling_areas():
+    institutions_import(data=DEMO_INSTITUTIONS_CSV.read_bytes())
+    hebei = Region.objects.get(code="130000")
+    found = set(Institution.objects.in_region(hebei))
+    assert found
+    assert found == {i for i in Institution.objects.all() if region_covers(hebei.code, i.region_id)}
