@@ -70,14 +70,18 @@ def test_settlement_receipt_fits_the_phone_reads_well_and_leads_back(live_server
         height = area.evaluate("el => el.getBoundingClientRect().height")
         line = area.evaluate("el => parseFloat(getComputedStyle(el).lineHeight)")
         assert height <= 2 * line + 1, (height, line)
-        # Every amount of every item is on screen with its label.
-        for cell in page.locator(".items td[data-label]").all():
-            assert cell.is_visible()
+        # Every item is on screen, in a list a phone can read.
+        items = page.locator(".items-narrow li")
+        assert items.count() == settlement.lines.count()
+        for item in items.all():
+            assert item.is_visible()
         text = page.inner_text("main")
         assert not re.search(r"\(0\.\d{4}\)", text), "the fund ratio is a percent"
-        assert re.search(r"\(\d{1,3}(\.\d+)?%\)", text)
+        assert re.search(r"[(（]\d{1,3}(\.\d+)?%[)）]", text)
         if language == "zh-CN":
-            assert "。 " not in text and ": " not in text and not re.search(r"[\u4e00-\u9fff][.,:]", text)
+            # Our words (not the catalogue's item names): full-width punctuation, no stray spaces.
+            ours = page.inner_text(".split") + page.inner_text("footer")
+            assert "。 " not in ours and ": " not in ours and not re.search(r"[\u4e00-\u9fff] ?[.,:(]", ours)
         if phone == "360" and language == "zh-CN":
             shoot(page, "15-receipt")
         page.click("nav.back a")
