@@ -212,3 +212,17 @@ def test_notice_previews_in_chinese_have_no_stray_space_after_a_full_stop(web_cl
     page = web_client(person.user).get("/notices/").content.decode()
     preview = re.search(r'<span class="body"[^>]*>([^<]+)</span>', page).group(1)
     assert "。" in preview and not re.search(r"[。，：]\s", preview)  # a line break shows as a space too
+
+
+def test_a_notice_preview_keeps_label_lines_apart(web_client):
+    from notifications.services import notification_create
+
+    person = resident()
+    notification_create(
+        person=person,
+        event="filing_submitted",
+        context={"filing_number": "BA510100202612010000001", "group": "resident"},
+    )
+    page = web_client(person.user).get("/notices/").content.decode()
+    preview = re.search(r'<span class="body"[^>]*>([^<]+)</span>', page).group(1)
+    assert "BA510100202612010000001；备案类型" in preview

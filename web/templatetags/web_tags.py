@@ -86,13 +86,22 @@ def _wide(char: str) -> bool:
     return ord(char) >= 0x2E80  # CJK characters and full-width punctuation
 
 
+_CLOSING = "。！？；：，、）」』"
+
+
 @register.filter
 def one_line(value: str) -> str:
-    """A notice's lines as one line for a preview: Chinese lines meet without a space (no "。 "), others with one."""
+    """A notice's lines as one line for a preview. Chinese lines meet without a space after their closing mark
+    (no "。 "), or with "；" where a line has none (a "label：value" line); other lines with a space."""
     lines = [line.strip() for line in str(value or "").splitlines() if line.strip()]
     text = ""
     for line in lines:
-        if text and not (_wide(text[-1]) or _wide(line[0])):
-            text += " "
+        if text:
+            if text[-1] in _CLOSING:
+                pass
+            elif _wide(text[-1]) or _wide(line[0]):
+                text += "；"
+            else:
+                text += " "
         text += line
     return text
