@@ -40,6 +40,7 @@ NAMED_DOORS = {
     "filing.coverage",  # which filing is in force, and where it settles
     "filing.policy",  # the national filing rules
     "filing.dates",  # filing's calendar (validity months, working days)
+    "filing.documents",  # a stored document served safely (its checked type, nosniff, never cached)
     "reference.signals",  # reference data changed in bulk
 }
 # Importers outside the contract: URL and settings wiring, and the demo data set `make run` loads (it seeds
