@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from core.validators import validate_id_number, validate_phone
 from reference.choices import Scheme
 
-from .models import ApiKey, InsuredPerson, User
+from .models import ApiKey, DiseaseCertification, InsuredPerson, PersonIdentity, User
 from .person_search import PersonSearchMixin
 from .scopes import scope, staff_area
 from .services import (
@@ -83,6 +83,23 @@ class PersonCreationForm(forms.ModelForm):
         ]
 
 
+class PersonIdentityInline(admin.TabularInline):
+    """The person's identities of need with their dates, as the insured area confirmed them."""
+
+    model = PersonIdentity
+    extra = 0
+    fields = ("kind", "valid_from", "valid_to", "source")
+
+
+class DiseaseCertificationInline(admin.TabularInline):
+    """The person's outpatient chronic/special disease certifications (门诊慢特病认定)."""
+
+    model = DiseaseCertification
+    extra = 0
+    fields = ("disease", "valid_from", "valid_to", "institution")
+    autocomplete_fields = ("institution",)
+
+
 @admin.register(InsuredPerson)
 class InsuredPersonAdmin(PersonSearchMixin, admin.ModelAdmin):
     """People are shown masked; search takes a full ID number or phone (posted, never in the address) and finds
@@ -101,6 +118,7 @@ class InsuredPersonAdmin(PersonSearchMixin, admin.ModelAdmin):
     list_filter = ("scheme", "status", "retired", "insured_region__parent")
     list_select_related = ("insured_region",)
     search_help_text = _("Enter a full ID number or mobile number.")
+    inlines = (PersonIdentityInline, DiseaseCertificationInline)
     readonly_fields = (
         "masked_name",
         "masked_id_number",
@@ -160,6 +178,10 @@ class InsuredPersonAdmin(PersonSearchMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.readonly_fields
+
+    def get_inline_instances(self, request, obj=None):
+        # Identities are added to a registered person (the creation form registers through the service).
+        return [] if obj is None else super().get_inline_instances(request, obj)
 
     def get_queryset(self, request):
         return scope(super().get_queryset(request), request.user, "insured_region_id")

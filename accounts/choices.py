@@ -32,3 +32,30 @@ class AssistanceCategory(models.TextChoices):
     LOW_INCOME = "low_income", _("Low-income (subsistence allowance)")
     EXTREMELY_POOR = "extremely_poor", _("Extremely poor (特困)")
     LOW_INCOME_MARGINAL = "marginal", _("Low-income marginal family")
+
+
+class IdentityKind(models.TextChoices):
+    """Identities of people in need that the insured area's civil-affairs and rural-revitalisation departments
+    confirm (国办发〔2021〕42号); each is held with the dates it is valid."""
+
+    EXTREMELY_POOR = "extremely_poor", _("Extremely poor (特困人员)")
+    LOW_INCOME = "low_income", _("Low-income (低保对象)")
+    POVERTY_RISK = "poverty_risk", _("At risk of returning to poverty (返贫致贫风险)")
+    LOW_INCOME_MARGINAL = "marginal", _("Low-income marginal family (低保边缘家庭)")
+
+
+class ChronicDisease(models.TextChoices):
+    """Outpatient chronic and special diseases (门诊慢特病) of the national cross-provincial direct-settlement
+    list; an insured area may certify people for them and set a yearly limit per disease."""
+
+    HYPERTENSION = "hypertension", _("Hypertension (高血压)")
+    DIABETES = "diabetes", _("Diabetes (糖尿病)")
+    TUMOUR_THERAPY = (
+        "tumour_therapy",
+        _("Malignant tumour outpatient chemo/radiotherapy (恶性肿瘤门诊放化疗)"),
+    )
+    URAEMIA_DIALYSIS = "uraemia_dialysis", _("Uraemia dialysis (尿毒症透析)")
+    TRANSPLANT_ANTI_REJECTION = (
+        "anti_rejection",
+        _("Anti-rejection treatment after organ transplant (器官移植抗排异治疗)"),
+    )

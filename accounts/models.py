@@ -2,6 +2,7 @@ import hashlib
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -13,7 +14,7 @@ from core.masking import mask_id_number, mask_name, mask_phone
 from core.validators import id_birth_date
 from reference.choices import Scheme
 
-from .choices import AssistanceCategory, Gender, Language, PersonStatus, Role
+from .choices import AssistanceCategory, ChronicDisease, Gender, IdentityKind, Language, PersonStatus, Role
 
 
 class User(AbstractUser):
@@ -169,6 +170,110 @@ class InsuredPerson(models.Model):
     @property
     def language(self) -> str:
         return self.user.language if self.user is not None else Language.ZH_HANS
+
+
+class PersonIdentity(models.Model):
+    """An identity of a person in need (特困, 低保, 返贫致贫风险, 低保边缘) as the insured area confirmed it, valid
+    from a date and until a date (open when empty). It carries no personal data beyond the link to the person;
+    the benefit rules (settlement.calculator) read the identities in force on the visit date."""
+
+    person = models.ForeignKey(
+        InsuredPerson, verbose_name=_("insured person"), on_delete=models.CASCADE, related_name="identities"
+    )
+    kind = models.CharField(_("identity"), max_length=16, choices=IdentityKind.choices)
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(_("valid until"), null=True, blank=True, help_text=_("Empty: until revoked."))
+    source = models.CharField(
+        _("confirmed by"),
+        max_length=120,
+        blank=True,
+        help_text=_("The department or document of the insured area that confirmed the identity."),
+    )
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("identity of a person in need")
+        verbose_name_plural = _("identities of people in need")
+        ordering = ["person_id", "kind", "-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="person_identity_dates_in_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        end = f"{self.valid_to:%Y-%m-%d}" if self.valid_to else "…"
+        return f"{self.get_kind_display()} {self.valid_from:%Y-%m-%d} – {end}"
+
+    def clean(self):
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValidationError({"valid_to": _("The end date must not be before the start date.")})
+
+    def in_force_on(self, day) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+def identities_on(person, day) -> frozenset[str]:
+    """The identity kinds of `person` in force on `day` (the one door for every rule that depends on them)."""
+    rows = PersonIdentity.objects.filter(person=person, valid_from__lte=day).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=day)
+    )
+    return frozenset(rows.values_list("kind", flat=True))
+
+
+class DiseaseCertification(models.Model):
+    """The insured area's certification (认定) of a person for an outpatient chronic or special disease: which
+    disease, from when (until when), by which institution. Health data: shown only to staff of the insured
+    area and the person; the benefit rules read the certifications in force on the visit date."""
+
+    person = models.ForeignKey(
+        InsuredPerson,
+        verbose_name=_("insured person"),
+        on_delete=models.CASCADE,
+        related_name="disease_certifications",
+    )
+    disease = models.CharField(_("disease"), max_length=20, choices=ChronicDisease.choices)
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(_("valid until"), null=True, blank=True, help_text=_("Empty: until revoked."))
+    institution = models.ForeignKey(
+        "reference.Institution",
+        verbose_name=_("certifying institution"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("chronic disease certification")
+        verbose_name_plural = _("chronic disease certifications")
+        ordering = ["person_id", "disease", "-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="disease_certification_dates_in_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        end = f"{self.valid_to:%Y-%m-%d}" if self.valid_to else "…"
+        return f"{self.get_disease_display()} {self.valid_from:%Y-%m-%d} – {end}"
+
+    def clean(self):
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValidationError({"valid_to": _("The end date must not be before the start date.")})
+
+
+def certified_diseases_on(person, day) -> frozenset[str]:
+    """The chronic diseases `person` is certified for on `day` (the one door for that fact)."""
+    rows = DiseaseCertification.objects.filter(person=person, valid_from__lte=day).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=day)
+    )
+    return frozenset(rows.values_list("disease", flat=True))
 
 
 class AuthToken(models.Model):

@@ -42,6 +42,8 @@ PEOPLE = [
     ("emergency", "陈志强", "13800000005", "440304", "19751130", "440300", Scheme.EMPLOYEE, False, "330100"),
     ("temporary", "赵敏", "13800000006", "330106", "19900708", "330100", Scheme.EMPLOYEE, False, "440100"),
 ]
+# Medical-assistance categories of the demo people in need (their dated identities: settlement.demo).
+DEMO_ASSISTANCE = {"referral": AssistanceCategory.EXTREMELY_POOR, "resident": AssistanceCategory.LOW_INCOME}
 # Extra institutions to serve as counters besides a hospital in each destination.
 EXTRA_COUNTER_KINDS = [("110000", InstitutionKind.PHARMACY), ("310000", InstitutionKind.PHARMACY)]
 
@@ -117,7 +119,7 @@ def seed_demo() -> DemoData:
             scheme=scheme,
             retired=retired,
             password=PERSON_PASSWORD,
-            assistance_category=AssistanceCategory.LOW_INCOME if group == "referral" else "",
+            assistance_category=DEMO_ASSISTANCE.get(group, ""),
         )
         demo.persons_by_group[group] = person
         demo.destinations[group] = Region.objects.get(code=destination)

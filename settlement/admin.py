@@ -11,6 +11,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.choices import IdentityKind
 from accounts.person_search import PersonSearchMixin
 from accounts.scopes import AreaScopedMixin, scope, staff_area
 from core.admin import AuditEventInline, LargeTableAdminMixin, compact_datetime
@@ -28,6 +29,8 @@ from .models import (
     ClearingLine,
     ClearingStatement,
     CriticalIllnessTier,
+    DiseaseLimit,
+    PersonalAccount,
     Policy,
     PolicyRate,
     Prepayment,
@@ -35,7 +38,7 @@ from .models import (
     SettlementLine,
     SupervisionFlag,
 )
-from .selectors import clearing_balances, prepaid_for, settlements_for_reviewer
+from .selectors import clearing_balances, owed_for_direction, prepaid_for, settlements_for_reviewer
 from .services import (
     CATALOGUE_COLUMNS,
     catalogue_export,
@@ -136,6 +139,8 @@ class CatalogueItemAdmin(admin.ModelAdmin):
         "category",
         "coverage_class",
         "first_share_rate",
+        "max_price",
+        "min_level",
         "unit",
         "province",
         "active",
@@ -219,8 +224,44 @@ class AssistanceRuleInline(admin.TabularInline):
     extra = 0
 
 
+@admin.register(PersonalAccount)
+class PersonalAccountAdmin(admin.ModelAdmin):
+    """Employees' personal accounts; the person is shown masked."""
+
+    list_display = ("masked_person", "balance", "updated_at")
+    fields = ("person", "balance")
+    raw_id_fields = ("person",)
+
+    @admin.display(description=_("insured person"))
+    def masked_person(self, obj):
+        return str(obj.person)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("person",) if obj is not None else ()
+
+
+class DiseaseLimitInline(admin.TabularInline):
+    model = DiseaseLimit
+    extra = 0
+
+
+class PolicyAdminForm(forms.ModelForm):
+    preferential_identities = forms.MultipleChoiceField(
+        label=_("identities with preferential critical-illness terms"),
+        choices=IdentityKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("National rule: extremely poor, low-income and at risk of returning to poverty."),
+    )
+
+    class Meta:
+        model = Policy
+        fields = ("preferential_identities",)
+
+
 @admin.register(Policy)
 class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
+    form = PolicyAdminForm
     list_display = (
         "region",
         "scheme",
@@ -235,7 +276,13 @@ class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
     search_fields = ("region__code", "region__name", "name")
     list_select_related = ("region",)
     autocomplete_fields = ("region",)
-    inlines = [PolicyRateInline, CriticalIllnessTierInline, AssistanceRuleInline, AuditEventInline]
+    inlines = [
+        PolicyRateInline,
+        CriticalIllnessTierInline,
+        AssistanceRuleInline,
+        DiseaseLimitInline,
+        AuditEventInline,
+    ]
     fieldsets = (
         (None, {"fields": ("region", "scheme", "year", "effective_from", "name")}),
         (
@@ -244,6 +291,10 @@ class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
                 "fields": (
                     "annual_cap",
                     "deductible_per_admission",
+                    "repeat_admission_factor",
+                    "general_outpatient_cap",
+                    "general_outpatient_counts_to_critical",
+                    "temporary_terms",
                     "temporary_cut",
                     "referral_cut",
                     "emergency_cut",
@@ -251,6 +302,18 @@ class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
             },
         ),
         (_("Critical illness insurance"), {"fields": ("critical_threshold", "critical_cap")}),
+        (_("Employees' large-amount cover"), {"fields": ("large_amount_ratio", "large_amount_cap")}),
+        (
+            _("Preferential terms for people in need"),
+            {
+                "fields": (
+                    "preferential_identities",
+                    "preferential_threshold_factor",
+                    "preferential_ratio_bonus",
+                    "preferential_uncapped",
+                )
+            },
+        ),
         (None, {"fields": ("notes",)}),
     )
 
@@ -283,6 +346,7 @@ class SettlementLineInline(admin.TabularInline):
         "unit_price",
         "amount",
         "self_paid",
+        "overlmt_selfpay",
         "first_share",
         "eligible",
     )
@@ -380,6 +444,7 @@ class AccumulatorAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "scheme",
         "deductible_paid",
         "basic_fund_paid",
+        "large_amount_paid",
         "critical_fund_paid",
         "assistance_paid",
         "burden",
@@ -413,6 +478,7 @@ class ClearingLineInline(admin.TabularInline):
         "institution",
         "total",
         "basic_fund",
+        "large_amount_fund",
         "critical_fund",
         "assistance_fund",
         "person_pays",
@@ -436,9 +502,11 @@ class ClearingStatementAdmin(admin.ModelAdmin):
         "month",
         "insured_province",
         "treatment_province",
+        "scheme",
         "settlement_count",
         "total",
         "basic_fund",
+        "large_amount_fund",
         "critical_fund",
         "assistance_fund",
         "fund_total",
@@ -467,7 +535,9 @@ class ClearingStatementAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("balance due"))
     def balance_due(self, obj):
-        return obj.fund_total - prepaid_for(statement=obj)
+        # The prepayment is per direction and month: the balance is of all that month's statements of the
+        # direction (both schemes), funds and personal accounts.
+        return owed_for_direction(statement=obj) - prepaid_for(statement=obj)
 
     def get_urls(self):
         return [

@@ -20,6 +20,7 @@ from reference.selectors import province_code
 
 from .choices import VisitType
 from .errors import SettlementErrorCode
+from .explain import settlement_explanations
 from .selectors import catalogue_search, settlement_get, settlements_list
 from .services import ItemInput, settlement_create, settlement_preview, settlement_reverse
 
@@ -36,6 +37,11 @@ class ItemInputSerializer(serializers.Serializer):
         allow_blank=True,
         default="",
         help_text="Shown for items not in the catalogue.",
+    )
+    lmt_used_flag = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="The item's restricted-use condition (限定支付范围) is met for this patient.",
     )
 
     def validate_quantity(self, value: Decimal) -> Decimal:
@@ -76,6 +82,18 @@ class SettlementCreateInputSerializer(serializers.Serializer):
         help_text="Unique per institution; a retry returns the first result.",
     )
     items = ItemInputSerializer(many=True, allow_empty=False, max_length=1000)
+    acct_used_flag = serializers.BooleanField(
+        default=False,
+        help_text="The person agrees to pay their share from their personal account (employees; outpatient).",
+    )
+    disease = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=20,
+        help_text="Chronic/special-disease outpatient visits: the certified disease treated "
+        "(hypertension, diabetes, tumour_therapy, uraemia_dialysis, anti_rejection).",
+    )
 
     def validate_visit_type(self, value: str) -> str:
         if value not in VisitType.values:
@@ -102,6 +120,20 @@ class SettlementLineSerializer(serializers.Serializer):
     self_paid = serializers.DecimalField(max_digits=14, decimal_places=2)
     first_share = serializers.DecimalField(max_digits=14, decimal_places=2)
     eligible = serializers.DecimalField(max_digits=14, decimal_places=2)
+    overlmt_selfpay = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="The part of self_paid above the item's payment standard."
+    )
+    self_pay_reason = serializers.CharField(
+        help_text="Why the line is (partly) self-paid: not_in_catalogue, class_c, restricted_condition, "
+        "restricted_level, over_price; empty otherwise."
+    )
+
+
+class RuleExplanationSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    fund = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    text = serializers.CharField(help_text="In the reader's language.")
 
 
 def _money(**kwargs):
@@ -117,6 +149,7 @@ class SettlementSerializer(serializers.Serializer):
     person = serializers.SerializerMethodField()
     institution = serializers.SerializerMethodField()
     visit_type = serializers.CharField()
+    disease = serializers.CharField()
     visit_date = serializers.DateField()
     admission_date = serializers.DateField(allow_null=True)
     discharge_date = serializers.DateField(allow_null=True)
@@ -129,18 +162,35 @@ class SettlementSerializer(serializers.Serializer):
     self_paid = _money()
     first_share = _money()
     eligible = _money()
+    overlmt_selfpay = _money()
+    group_share = _money()
     deductible = _money()
     ratio = serializers.DecimalField(max_digits=5, decimal_places=4)
     basic_fund = _money()
+    large_amount_fund = _money()
     critical_fund = _money()
     assistance_fund = _money()
     fund_total = _money()
     person_pays = _money()
+    account_pay = _money()
+    cash_pay = _money()
+    account_balance_after = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        allow_null=True,
+        help_text="The personal account's balance after this settlement (null: the account was not used).",
+    )
     fund_ratio = serializers.DecimalField(max_digits=5, decimal_places=4)
     settled_at = serializers.DateTimeField()
     reversed_at = serializers.DateTimeField(allow_null=True)
     receipt_url = serializers.SerializerMethodField()
     lines = SettlementLineSerializer(many=True)
+    rules = serializers.SerializerMethodField()
+
+    @extend_schema_field(RuleExplanationSerializer(many=True))
+    def get_rules(self, obj) -> list:
+        """The benefit rules beyond the plain deductible and ratio, in plain words (settlement.explain)."""
+        return RuleExplanationSerializer(settlement_explanations(obj), many=True).data
 
     def get_person(self, obj) -> dict:
         return {

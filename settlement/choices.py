@@ -41,3 +41,10 @@ class FlagStatus(models.TextChoices):
     OPEN = "open", _("Open")
     DISMISSED = "dismissed", _("Dismissed")
     CONFIRMED = "confirmed", _("Confirmed")
+
+
+class TemporaryTerms(models.TextChoices):
+    """How the insured place reduces the benefit of temporary filers (referral, emergency, other temporary)."""
+
+    CUT = "cut", _("Cut the fund ratio by the group's points")
+    FIRST_SHARE = "first_share", _("The person first pays the group's share of the eligible amount")

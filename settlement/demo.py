@@ -16,16 +16,18 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import DiseaseCertification, PersonIdentity, User
 from core.errors import ServiceError
 from reference.choices import Scheme
-from reference.models import Region
+from reference.models import Institution, Region
 
 from .models import (
     AssistanceRule,
     Catalogue,
     CatalogueItem,
     CriticalIllnessTier,
+    DiseaseLimit,
+    PersonalAccount,
     Policy,
     PolicyRate,
     Settlement,
@@ -127,10 +129,32 @@ RETIREE_BILL = [
 DEMO_REQUEST_NO = "DEMO-DISCHARGE-1"
 
 
+# Yearly basic-fund limits per outpatient chronic/special disease (demo figures).
+DISEASE_LIMITS = {
+    "hypertension": D("2000.00"),
+    "diabetes": D("3000.00"),
+    "tumour_therapy": D("100000.00"),
+    "uraemia_dialysis": D("80000.00"),
+    "anti_rejection": D("60000.00"),
+}
+# The demo low-income resident is certified for diabetes by a hospital of her insured area.
+DEMO_CERTIFICATIONS = {"resident": "diabetes"}
+
+# The demo retired employee's personal account opening balance (the balance shows on the "me" page).
+DEMO_ACCOUNTS = {"retiree": D("3000.00")}
+
+# The demo people in need and the identity their insured area confirmed (国办发〔2021〕42号 terms apply).
+DEMO_IDENTITIES = {
+    "referral": ("extremely_poor", "保定市民政局（演示）"),
+    "resident": ("low_income", "成都市民政局（演示）"),
+}
+
+
 def seed(demo) -> None:
     with transaction.atomic():
         _seed_catalogues()
         _seed_policies()
+        _seed_identities(demo)
     _seed_settlement(demo)
     for entry in demo.people:  # for the printed accounts: who already has a receipt to read
         person = demo.persons_by_group.get(entry["group"])
@@ -178,12 +202,42 @@ def _seed_policies() -> None:
             CriticalIllnessTier.objects.bulk_create(
                 [CriticalIllnessTier(policy=policy, lower=D(lower), ratio=D(ratio)) for lower, ratio in TIERS]
             )
+            DiseaseLimit.objects.bulk_create(
+                [
+                    DiseaseLimit(policy=policy, disease=d, annual_limit=limit)
+                    for d, limit in DISEASE_LIMITS.items()
+                ]
+            )
             AssistanceRule.objects.bulk_create(
                 [
                     AssistanceRule(policy=policy, category=category, ratio=D(ratio), annual_cap=D(cap))
                     for category, (ratio, cap) in ASSISTANCE.items()
                 ]
             )
+
+
+def _seed_identities(demo) -> None:
+    year_start = dt.date(timezone.localdate().year, 1, 1)
+    for group, (kind, source) in DEMO_IDENTITIES.items():
+        person = demo.persons_by_group.get(group)
+        if person is not None and not PersonIdentity.objects.filter(person=person, kind=kind).exists():
+            PersonIdentity.objects.create(person=person, kind=kind, valid_from=year_start, source=source)
+    for group, balance in DEMO_ACCOUNTS.items():
+        person = demo.persons_by_group.get(group)
+        if person is not None:
+            PersonalAccount.objects.get_or_create(person=person, defaults={"balance": balance})
+    for group, disease in DEMO_CERTIFICATIONS.items():
+        person = demo.persons_by_group.get(group)
+        if person is None or DiseaseCertification.objects.filter(person=person, disease=disease).exists():
+            continue
+        institution = (
+            Institution.objects.filter(region__code__startswith=person.insured_region_id[:4])
+            .order_by("code")
+            .first()
+        )
+        DiseaseCertification.objects.create(
+            person=person, disease=disease, valid_from=year_start, institution=institution
+        )
 
 
 def _seed_settlement(demo) -> None:

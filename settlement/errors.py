@@ -33,3 +33,8 @@ class SettlementErrorCode(str, Enum):
     INVALID_CLASS = "invalid_class"
     INVALID_RATE = "invalid_rate"
     FIRST_SHARE_NOT_CLASS_B = "first_share_not_class_b"
+    DISEASE_REQUIRED = "disease_required"
+    INVALID_DISEASE = "invalid_disease"
+    NO_PERSONAL_ACCOUNT = "no_personal_account"
+    ACCOUNT_NOT_FOR_INPATIENT = "account_not_for_inpatient"
+    DISEASE_NOT_CERTIFIED = "disease_not_certified"

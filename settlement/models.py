@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import AssistanceCategory
+from accounts.choices import ChronicDisease, IdentityKind
 from core.money import MoneyField
 from reference.choices import InstitutionLevel, Scheme
 
@@ -22,6 +22,7 @@ from .choices import (
     FlagStatus,
     ItemCategory,
     SettlementStatus,
+    TemporaryTerms,
     VisitType,
 )
 
@@ -29,8 +30,22 @@ from .choices import (
 MONEY_LIMIT = Decimal(10) ** 12
 RATIO = {"max_digits": 5, "decimal_places": 4, "validators": [MinValueValidator(0), MaxValueValidator(1)]}
 ZERO = Decimal("0.00")
-# Local practice cuts other temporary filers by 10 to 20 points (one area cuts 15).
+# 医保发〔2022〕22号: the benefit of temporary filers may be reduced, by at most 10 points for referrals and
+# emergencies and at most 20 points for other temporary filers (one area cuts 15); the same ceilings hold for
+# the "first personal share" some areas use instead of a cut.
 MAX_GROUP_CUT = Decimal("0.20")
+MAX_REFERRAL_CUT = Decimal("0.10")
+# 国办发〔2021〕42号: for the extremely poor, low-income people and people at risk of returning to poverty the
+# critical-illness threshold is halved, each segment's ratio raised by 5 points and the cap lifted.
+NATIONAL_PREFERENTIAL_IDENTITIES = [
+    IdentityKind.EXTREMELY_POOR.value,
+    IdentityKind.LOW_INCOME.value,
+    IdentityKind.POVERTY_RISK.value,
+]
+
+
+def national_preferential_identities() -> list[str]:
+    return list(NATIONAL_PREFERENTIAL_IDENTITIES)
 
 
 def _money(label, **kwargs):
@@ -83,6 +98,31 @@ class CatalogueItem(models.Model):
         blank=True,
         help_text=_("Class B only; empty means the catalogue's default."),
         **RATIO,
+    )
+    max_price = models.DecimalField(
+        _("payment standard (highest payable unit price)"),
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_("Above it the person pays the difference (超限价自付); empty means no payment standard."),
+    )
+    restriction = models.CharField(
+        _("restricted use"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Payable only for this condition (限定支付范围), when the counter confirms it for the line; "
+            "otherwise the person pays the item."
+        ),
+    )
+    min_level = models.PositiveSmallIntegerField(
+        _("payable from institution level"),
+        null=True,
+        blank=True,
+        choices=InstitutionLevel.choices,
+        help_text=_("Payable only at institutions of this level or higher; empty means at every level."),
     )
     unit = models.CharField(_("unit"), max_length=20, blank=True)
     active = models.BooleanField(_("active"), default=True)
@@ -137,27 +177,42 @@ class Policy(models.Model):
         default=True,
         help_text=_("Charge the inpatient deductible at every admission; otherwise once a year."),
     )
+    repeat_admission_factor = models.DecimalField(
+        _("deductible factor for later admissions"),
+        default=Decimal("1.00"),
+        help_text=_("The second and later admissions in a year pay the deductible times this (1: the same)."),
+        **RATIO,
+    )
+    temporary_terms = models.CharField(
+        _("reduction for temporary filers"),
+        max_length=12,
+        choices=TemporaryTerms.choices,
+        default=TemporaryTerms.CUT,
+        help_text=_("A cut of the fund ratio, or a first personal share of the eligible amount instead."),
+    )
     temporary_cut = models.DecimalField(
-        _("ratio cut for other temporary filers"),
+        _("reduction for other temporary filers"),
         default=Decimal("0.10"),
         max_digits=5,
         decimal_places=4,
         validators=[MinValueValidator(0), MaxValueValidator(MAX_GROUP_CUT)],
-        help_text=_("Points taken off the fund ratio of people filed as other temporary (at most 0.20)."),
+        help_text=_("Points cut or first personal share for people filed as other temporary (at most 0.20)."),
     )
     referral_cut = models.DecimalField(
-        _("ratio cut for referrals"),
+        _("reduction for referrals"),
         default=ZERO,
         max_digits=5,
         decimal_places=4,
-        validators=[MinValueValidator(0), MaxValueValidator(MAX_GROUP_CUT)],
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_REFERRAL_CUT)],
+        help_text=_("At most 0.10 (医保发〔2022〕22号)."),
     )
     emergency_cut = models.DecimalField(
-        _("ratio cut for emergencies"),
+        _("reduction for emergencies"),
         default=ZERO,
         max_digits=5,
         decimal_places=4,
-        validators=[MinValueValidator(0), MaxValueValidator(MAX_GROUP_CUT)],
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_REFERRAL_CUT)],
+        help_text=_("At most 0.10 (医保发〔2022〕22号)."),
     )
     critical_threshold = MoneyField(
         _("critical illness threshold"),
@@ -168,6 +223,55 @@ class Policy(models.Model):
     critical_cap = MoneyField(
         _("critical illness annual cap"), default=ZERO, validators=[MinValueValidator(0)]
     )
+    large_amount_ratio = models.DecimalField(
+        _("large-amount cover ratio"),
+        default=ZERO,
+        help_text=_(
+            "Employees' large-amount cover (大额医疗费用补助): the share it pays of the eligible costs above the "
+            "basic fund's annual cap; 0 means none."
+        ),
+        **RATIO,
+    )
+    large_amount_cap = MoneyField(
+        _("large-amount cover annual cap"), default=ZERO, validators=[MinValueValidator(0)]
+    )
+    general_outpatient_cap = MoneyField(
+        _("general outpatient annual limit"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_(
+            "The most the basic fund pays for general outpatient visits in a year; empty: no own limit."
+        ),
+    )
+    general_outpatient_counts_to_critical = models.BooleanField(
+        _("general outpatient costs count toward critical illness"),
+        default=True,
+        help_text=_(
+            "Whether the burden of general outpatient visits counts toward the critical-illness threshold."
+        ),
+    )
+    preferential_identities = models.JSONField(
+        _("identities with preferential critical-illness terms"),
+        default=national_preferential_identities,
+        blank=True,
+        help_text=_("National rule: extremely poor, low-income and at risk of returning to poverty."),
+    )
+    preferential_threshold_factor = models.DecimalField(
+        _("preferential threshold factor"),
+        default=Decimal("0.50"),
+        help_text=_(
+            "The critical-illness threshold is multiplied by this for people in need (national: 0.50)."
+        ),
+        **RATIO,
+    )
+    preferential_ratio_bonus = models.DecimalField(
+        _("preferential ratio bonus"),
+        default=Decimal("0.05"),
+        help_text=_("Points added to every critical-illness segment for people in need (national: 0.05)."),
+        **RATIO,
+    )
+    preferential_uncapped = models.BooleanField(_("no critical-illness cap for people in need"), default=True)
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -182,9 +286,9 @@ class Policy(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(temporary_cut__lte=MAX_GROUP_CUT)
-                & Q(referral_cut__lte=MAX_GROUP_CUT)
-                & Q(emergency_cut__lte=MAX_GROUP_CUT),
-                name="policy_cut_at_most_20_points",
+                & Q(referral_cut__lte=MAX_REFERRAL_CUT)
+                & Q(emergency_cut__lte=MAX_REFERRAL_CUT),
+                name="policy_cut_within_national_ceiling",
             ),
         ]
 
@@ -194,6 +298,13 @@ class Policy(models.Model):
     def clean(self):
         if self.effective_from and self.year and self.effective_from.year != self.year:
             raise ValidationError({"effective_from": _("The effective date must fall in the policy year.")})
+        if self.scheme == Scheme.RESIDENT and (self.large_amount_ratio or self.large_amount_cap):
+            raise ValidationError(
+                {"large_amount_ratio": _("The large-amount cover is for the employee scheme only.")}
+            )
+        identities = self.preferential_identities
+        if not isinstance(identities, list) or not set(identities) <= set(IdentityKind.values):
+            raise ValidationError({"preferential_identities": _("Choose identities from the list.")})
 
 
 class PolicyRate(models.Model):
@@ -207,6 +318,13 @@ class PolicyRate(models.Model):
     deductible = MoneyField(_("deductible"), validators=[MinValueValidator(0)])
     fund_ratio = models.DecimalField(_("fund ratio"), **RATIO)
     retiree_fund_ratio = models.DecimalField(_("retirees' fund ratio"), null=True, blank=True, **RATIO)
+    retiree_deductible = MoneyField(
+        _("retirees' deductible"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_("Empty: the same deductible."),
+    )
 
     class Meta:
         verbose_name = _("deductible and ratio")
@@ -240,14 +358,41 @@ class CriticalIllnessTier(models.Model):
 
 
 class AssistanceRule(models.Model):
-    """Medical assistance (医疗救助) for one category of people: ratio of the remaining burden, yearly cap."""
+    """Medical assistance (医疗救助) for one category of people (an identity of need): after a yearly deductible,
+    a ratio of what basic insurance and critical illness left, up to a yearly cap; inpatient and outpatient
+    separately where the outpatient fields are set."""
 
     policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="assistance_rules")
-    category = models.CharField(
-        _("category"), max_length=16, choices=[c for c in AssistanceCategory.choices if c[0]]
+    category = models.CharField(_("category"), max_length=16, choices=IdentityKind.choices)
+    deductible = MoneyField(
+        _("inpatient assistance deductible"),
+        default=ZERO,
+        validators=[MinValueValidator(0)],
+        help_text=_("Charged once a year before assistance pays on inpatient bills."),
     )
-    ratio = models.DecimalField(_("ratio"), **RATIO)
-    annual_cap = MoneyField(_("annual cap"), validators=[MinValueValidator(0)])
+    ratio = models.DecimalField(_("inpatient ratio"), **RATIO)
+    annual_cap = MoneyField(
+        _("annual cap"),
+        validators=[MinValueValidator(0)],
+        help_text=_("Inpatient cap; for outpatient bills too unless an outpatient cap is set."),
+    )
+    outpatient_deductible = MoneyField(
+        _("outpatient assistance deductible"), default=ZERO, validators=[MinValueValidator(0)]
+    )
+    outpatient_ratio = models.DecimalField(
+        _("outpatient ratio"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the inpatient ratio."),
+        **RATIO,
+    )
+    outpatient_cap = MoneyField(
+        _("outpatient annual cap"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_("Empty: outpatient assistance shares the annual cap above."),
+    )
 
     class Meta:
         verbose_name = _("medical assistance rule")
@@ -256,6 +401,23 @@ class AssistanceRule(models.Model):
 
     def __str__(self) -> str:
         return self.get_category_display()
+
+
+class DiseaseLimit(models.Model):
+    """The basic fund's yearly limit for one outpatient chronic/special disease (门诊慢特病)."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="disease_limits")
+    disease = models.CharField(_("disease"), max_length=20, choices=ChronicDisease.choices)
+    annual_limit = MoneyField(_("annual limit"), validators=[MinValueValidator(0)])
+
+    class Meta:
+        verbose_name = _("chronic disease limit")
+        verbose_name_plural = _("chronic disease limits")
+        ordering = ["disease"]
+        constraints = [models.UniqueConstraint(fields=["policy", "disease"], name="disease_limit_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_disease_display()}: {self.annual_limit}"
 
 
 # --- Accumulators and settlements ----------------------------------------------------------------------------
@@ -273,8 +435,16 @@ class Accumulator(models.Model):
     deductible_general_outpatient = _money(_("general outpatient deductible paid"))
     deductible_chronic_outpatient = _money(_("chronic outpatient deductible paid"))
     basic_fund_paid = _money(_("basic fund paid"))
+    large_amount_paid = _money(_("large-amount cover paid"))
     critical_fund_paid = _money(_("critical illness paid"))
     assistance_paid = _money(_("medical assistance paid"))
+    assistance_outpatient_paid = _money(_("outpatient medical assistance paid"))
+    assistance_deductible_inpatient = _money(_("inpatient assistance deductible charged"))
+    assistance_deductible_outpatient = _money(_("outpatient assistance deductible charged"))
+    general_outpatient_basic_paid = _money(_("basic fund paid for general outpatient visits"))
+    admissions = models.PositiveSmallIntegerField(_("inpatient admissions"), default=0)
+    # {disease: "yuan"}: the basic fund paid this year per certified chronic/special disease.
+    disease_basic_paid = models.JSONField(_("basic fund paid per chronic disease"), default=dict, blank=True)
     burden = _money(_("personal burden within the eligible scope"))
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -291,6 +461,10 @@ class Accumulator(models.Model):
     @staticmethod
     def deductible_field(visit_type: str) -> str:
         return f"deductible_{visit_type}"
+
+    @staticmethod
+    def assistance_deductible_field(visit_type: str) -> str:
+        return "assistance_deductible_" + ("inpatient" if visit_type == VisitType.INPATIENT else "outpatient")
 
     @property
     def deductible_paid(self) -> Decimal:
@@ -341,6 +515,9 @@ class Settlement(models.Model):
     emergency = models.BooleanField(_("emergency"), default=False)
     request_no = models.CharField(_("request number"), max_length=64, blank=True)
     visit_type = models.CharField(_("visit type"), max_length=20, choices=VisitType.choices)
+    disease = models.CharField(
+        _("chronic disease"), max_length=20, blank=True, choices=ChronicDisease.choices
+    )
     visit_date = models.DateField(_("visit or discharge date"))
     admission_date = models.DateField(_("admission date"), null=True, blank=True)
     discharge_date = models.DateField(_("discharge date"), null=True, blank=True)
@@ -361,12 +538,19 @@ class Settlement(models.Model):
     self_paid = _money(_("self-paid items"))
     first_share = _money(_("class B first share"))
     eligible = _money(_("eligible amount"))
+    overlmt_selfpay = _money(_("above the payment standard"))
+    group_share = _money(_("first personal share of temporary filers"))
     deductible = _money(_("deductible"))
     ratio = models.DecimalField(_("basic fund ratio"), **RATIO)
     basic_fund = _money(_("basic fund"))
+    large_amount_fund = _money(_("large-amount cover"))
     critical_fund = _money(_("critical illness insurance"))
     assistance_fund = _money(_("medical assistance"))
     person_pays = _money(_("person pays"))
+    account_pay = _money(_("paid from the personal account"))
+    account_balance_after = MoneyField(
+        _("personal account balance after"), null=True, blank=True, validators=[MinValueValidator(0)]
+    )
     fund_ratio = models.DecimalField(_("share paid by the funds"), **RATIO)
     # The policy terms and the accumulators before and after, as applied: a settlement explains itself later.
     details = models.JSONField(_("calculation details"), default=dict, blank=True)
@@ -410,13 +594,20 @@ class Settlement(models.Model):
             # The split always adds up, whatever writes the row.
             models.CheckConstraint(
                 condition=Q(
-                    total=F("basic_fund") + F("critical_fund") + F("assistance_fund") + F("person_pays")
+                    total=F("basic_fund")
+                    + F("large_amount_fund")
+                    + F("critical_fund")
+                    + F("assistance_fund")
+                    + F("person_pays")
                 ),
                 name="settlement_split_adds_up",
             ),
             models.CheckConstraint(
                 condition=Q(total=F("self_paid") + F("first_share") + F("eligible")),
                 name="settlement_items_add_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(account_pay__lte=F("person_pays")), name="settlement_account_within_person_share"
             ),
         ]
 
@@ -425,7 +616,11 @@ class Settlement(models.Model):
 
     @property
     def fund_total(self) -> Decimal:
-        return self.basic_fund + self.critical_fund + self.assistance_fund
+        return self.basic_fund + self.large_amount_fund + self.critical_fund + self.assistance_fund
+
+    @property
+    def cash_pay(self) -> Decimal:
+        return self.person_pays - self.account_pay
 
     @property
     def is_reversed(self) -> bool:
@@ -448,6 +643,8 @@ class SettlementLine(models.Model):
     self_paid = _money(_("self-paid"))
     first_share = _money(_("first share"))
     eligible = _money(_("eligible"))
+    overlmt_selfpay = _money(_("above the payment standard"))
+    self_pay_reason = models.CharField(_("why self-paid"), max_length=20, blank=True)
 
     class Meta:
         verbose_name = _("settlement line")
@@ -459,6 +656,31 @@ class SettlementLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.line_no}. {self.name or self.code}"
+
+
+class PersonalAccount(models.Model):
+    """An employee's personal account (个人账户): a balance the person may agree to pay their share from at an
+    outpatient counter or pharmacy. Settlements lock it, take from it and record the balance after; a
+    reversal gives the amount back."""
+
+    person = models.OneToOneField(
+        "accounts.InsuredPerson",
+        verbose_name=_("insured person"),
+        on_delete=models.PROTECT,
+        related_name="personal_account",
+    )
+    balance = MoneyField(_("balance"), default=ZERO, validators=[MinValueValidator(0)])
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("personal account")
+        verbose_name_plural = _("personal accounts")
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="personal_account_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id}: {self.balance}"
 
 
 # --- Clearing between provinces ------------------------------------------------------------------------------
@@ -474,12 +696,21 @@ class ClearingStatement(models.Model):
     treatment_province = models.ForeignKey(
         "reference.Region", verbose_name=_("treatment province"), on_delete=models.PROTECT, related_name="+"
     )
+    scheme = models.CharField(
+        _("scheme"),
+        max_length=10,
+        choices=Scheme.choices,
+        blank=True,
+        help_text=_("Employee or resident scheme; empty on statements made before the split by scheme."),
+    )
     settlement_count = models.PositiveIntegerField(_("settlements"), default=0)
     total = _money(_("total"))
     basic_fund = _money(_("basic fund"))
+    large_amount_fund = _money(_("large-amount cover"))
     critical_fund = _money(_("critical illness insurance"))
     assistance_fund = _money(_("medical assistance"))
     fund_total = _money(_("funds"))
+    account_pay = _money(_("personal accounts"))
     person_pays = _money(_("paid by people"))
     status = models.CharField(
         _("status"), max_length=10, choices=ClearingStatus.choices, default=ClearingStatus.DRAFT
@@ -493,16 +724,23 @@ class ClearingStatement(models.Model):
         ordering = ["-month", "insured_province_id", "treatment_province_id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["month", "insured_province", "treatment_province"], name="clearing_statement_unique"
+                fields=["month", "insured_province", "treatment_province", "scheme"],
+                name="clearing_statement_unique",
             ),
             models.CheckConstraint(
-                condition=Q(fund_total=F("basic_fund") + F("critical_fund") + F("assistance_fund")),
+                condition=Q(
+                    fund_total=F("basic_fund")
+                    + F("large_amount_fund")
+                    + F("critical_fund")
+                    + F("assistance_fund")
+                ),
                 name="clearing_funds_add_up",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.month:%Y-%m} {self.insured_province_id} → {self.treatment_province_id}"
+        scheme = f" {self.get_scheme_display()}" if self.scheme else ""
+        return f"{self.month:%Y-%m} {self.insured_province_id} → {self.treatment_province_id}{scheme}"
 
 
 class ClearingLine(models.Model):
@@ -513,8 +751,10 @@ class ClearingLine(models.Model):
     institution = models.ForeignKey("reference.Institution", on_delete=models.PROTECT, related_name="+")
     total = _money(_("total"))
     basic_fund = _money(_("basic fund"))
+    large_amount_fund = _money(_("large-amount cover"))
     critical_fund = _money(_("critical illness insurance"))
     assistance_fund = _money(_("medical assistance"))
+    account_pay = _money(_("personal account"))
     person_pays = _money(_("paid by the person"))
 
     class Meta:

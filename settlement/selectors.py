@@ -16,11 +16,12 @@ from accounts.scopes import scope
 from core.errors import NotFound
 
 from . import calculator
-from .choices import CoverageClass
+from .choices import CoverageClass, TemporaryTerms
 from .models import (
     Accumulator,
     CatalogueItem,
     ClearingStatement,
+    PersonalAccount,
     Policy,
     Prepayment,
     Settlement,
@@ -45,7 +46,7 @@ def policy_in_force(*, region_code: str, scheme: str, on_date: dt.date) -> Polic
     that year), with its rates, tiers and assistance rules."""
     return (
         _policies_in_force(region_code=region_code, scheme=scheme, on_date=on_date)
-        .prefetch_related("rates", "critical_tiers", "assistance_rules")
+        .prefetch_related("rates", "critical_tiers", "assistance_rules", "disease_limits")
         .first()
     )
 
@@ -58,25 +59,48 @@ def policy_terms(policy: Policy) -> calculator.PolicyTerms:
                 deductible=rate.deductible,
                 fund_ratio=rate.fund_ratio,
                 retiree_fund_ratio=rate.retiree_fund_ratio,
+                retiree_deductible=rate.retiree_deductible,
             )
             for rate in policy.rates.all()
         },
         annual_cap=policy.annual_cap,
         deductible_per_admission=policy.deductible_per_admission,
+        repeat_admission_factor=policy.repeat_admission_factor,
         group_cuts={
             "temporary": policy.temporary_cut,
             "referral": policy.referral_cut,
             "emergency": policy.emergency_cut,
         },
+        group_terms=policy.temporary_terms,
         critical_threshold=policy.critical_threshold,
         critical_tiers=tuple(
             calculator.Tier(lower=t.lower, ratio=t.ratio) for t in policy.critical_tiers.all()
         ),
         critical_cap=policy.critical_cap,
+        large_amount_ratio=policy.large_amount_ratio,
+        large_amount_cap=policy.large_amount_cap,
+        general_outpatient_cap=policy.general_outpatient_cap,
+        general_outpatient_counts_to_critical=policy.general_outpatient_counts_to_critical,
+        disease_limits={row.disease: row.annual_limit for row in policy.disease_limits.all()},
         assistance={
-            rule.category: calculator.AssistanceTerms(ratio=rule.ratio, annual_cap=rule.annual_cap)
+            rule.category: calculator.AssistanceTerms(
+                ratio=rule.ratio,
+                annual_cap=rule.annual_cap,
+                deductible=rule.deductible,
+                outpatient_ratio=rule.outpatient_ratio,
+                outpatient_deductible=rule.outpatient_deductible,
+                outpatient_cap=rule.outpatient_cap,
+            )
             for rule in policy.assistance_rules.all()
         },
+        preferential=calculator.PreferentialTerms(
+            identities=frozenset(policy.preferential_identities),
+            threshold_factor=policy.preferential_threshold_factor,
+            ratio_bonus=policy.preferential_ratio_bonus,
+            uncapped=policy.preferential_uncapped,
+        )
+        if policy.preferential_identities
+        else None,
     )
 
 
@@ -90,6 +114,9 @@ def catalogue_entries(*, province: str, codes: Iterable[str]) -> dict[str, calcu
             category=item.category,
             coverage_class=item.coverage_class,
             first_share_rate=item.effective_first_share if item.coverage_class == CoverageClass.B else ZERO,
+            max_price=item.max_price,
+            restriction=item.restriction,
+            min_level=item.min_level,
         )
         for item in items.select_related("catalogue")
     }
@@ -172,10 +199,12 @@ def clearing_balances(*, month: dt.date | None = None) -> list[dict]:
         statements = statements.filter(month=month)
         prepayments = prepayments.filter(month=month)
     rows: dict[tuple[str, str], dict] = defaultdict(lambda: {"cleared": ZERO, "prepaid": ZERO})
+    # What the insured province owes: the funds and the personal accounts' payments.
     for row in statements.values("insured_province_id", "treatment_province_id").annotate(
-        s=Sum("fund_total")
+        s=Sum("fund_total"), a=Sum("account_pay")
     ):
-        rows[(row["insured_province_id"], row["treatment_province_id"])]["cleared"] += row["s"] or ZERO
+        cleared = (row["s"] or ZERO) + (row["a"] or ZERO)
+        rows[(row["insured_province_id"], row["treatment_province_id"])]["cleared"] += cleared
     for row in prepayments.values("payer_province_id", "receiver_province_id").annotate(s=Sum("amount")):
         rows[(row["payer_province_id"], row["receiver_province_id"])]["prepaid"] += row["s"] or ZERO
     return [
@@ -202,15 +231,26 @@ def prepaid_for(*, statement: ClearingStatement) -> Decimal:
     )
 
 
+def owed_for_direction(*, statement: ClearingStatement) -> Decimal:
+    """What the insured province owes the treatment province for the statement's month, all schemes: the
+    funds and the personal accounts' payments of every statement of that direction and month."""
+    sums = ClearingStatement.objects.filter(
+        month=statement.month,
+        insured_province_id=statement.insured_province_id,
+        treatment_province_id=statement.treatment_province_id,
+    ).aggregate(f=Sum("fund_total"), a=Sum("account_pay"))
+    return (sums["f"] or ZERO) + (sums["a"] or ZERO)
+
+
 def group_ratio_cut_points(*, region_code: str, scheme: str, group: str, on_date: dt.date) -> int:
     """How many percentage points the insured place's policy cuts the fund ratio for a filing group (0 when
     no policy is in force). The settlement policy is the one source of these cuts; filing shows them."""
     policy = (
         _policies_in_force(region_code=region_code, scheme=scheme, on_date=on_date)
-        .only("temporary_cut", "referral_cut", "emergency_cut")
+        .only("temporary_terms", "temporary_cut", "referral_cut", "emergency_cut")
         .first()
     )
-    if policy is None:
+    if policy is None or policy.temporary_terms != TemporaryTerms.CUT:
         return 0
     cut = {
         "temporary": policy.temporary_cut,
@@ -218,6 +258,11 @@ def group_ratio_cut_points(*, region_code: str, scheme: str, group: str, on_date
         "emergency": policy.emergency_cut,
     }
     return int((cut.get(group) or 0) * 100)
+
+
+def personal_account_balance(*, person) -> Decimal | None:
+    """The employee's personal account balance, or None when the person has no account."""
+    return PersonalAccount.objects.filter(person=person).values_list("balance", flat=True).first()
 
 
 def settlement_totals(

@@ -18,6 +18,8 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.choices import ChronicDisease
+from accounts.models import certified_diseases_on, identities_on
 from accounts.services import person_get_by_id_number
 from core.audit import audit_record
 from core.dates import today
@@ -34,6 +36,7 @@ from filing.coverage import (
 )
 from filing.services import filing_record_emergency
 from notifications.services import notification_create
+from reference.choices import Scheme
 from reference.models import Region
 from reference.selectors import province_code
 from reference.services import ImportResult, RowError, csv_rows_validate
@@ -56,6 +59,7 @@ from .models import (
     CatalogueItem,
     ClearingLine,
     ClearingStatement,
+    PersonalAccount,
     Policy,
     Prepayment,
     Settlement,
@@ -84,6 +88,7 @@ class ItemInput:
     quantity: Decimal
     unit_price: Decimal
     name: str = ""
+    lmt_used_flag: bool = False  # the counter confirms the item's restricted-use condition is met
 
 
 def _service_date(*, visit_type: str, visit_date, admission_date, discharge_date) -> dt.date:
@@ -205,13 +210,21 @@ def _accumulator_read(*, person, year: int, scheme: str) -> Accumulator:
     return found or Accumulator(person=person, year=year, scheme=scheme)
 
 
-def _ytd(acc: Accumulator, visit_type: str) -> calculator.YearToDate:
+def _ytd(acc: Accumulator, visit_type: str, disease: str = "") -> calculator.YearToDate:
     return calculator.YearToDate(
         deductible_paid=getattr(acc, Accumulator.deductible_field(visit_type)),
         basic_fund_paid=acc.basic_fund_paid,
+        large_amount_paid=acc.large_amount_paid,
         critical_fund_paid=acc.critical_fund_paid,
         assistance_paid=acc.assistance_paid,
         burden=acc.burden,
+        assistance_outpatient_paid=acc.assistance_outpatient_paid,
+        assistance_deductible_paid=getattr(acc, Accumulator.assistance_deductible_field(visit_type)),
+        general_outpatient_basic_paid=acc.general_outpatient_basic_paid,
+        admissions=acc.admissions,
+        disease_basic_paid=Decimal((acc.disease_basic_paid or {}).get(disease, "0.00"))
+        if disease
+        else Decimal("0.00"),
     )
 
 
@@ -220,21 +233,53 @@ def _deltas(split: calculator.Split) -> dict[str, Decimal]:
     return {
         "deductible": split.deductible,
         "basic_fund_paid": split.basic_fund,
+        "large_amount_paid": split.large_amount,
+        "assistance_deductible": split.assistance_deductible,
+        "assistance_outpatient_paid": split.after.assistance_outpatient_paid
+        - split.before.assistance_outpatient_paid,
+        "general_outpatient_basic_paid": split.after.general_outpatient_basic_paid
+        - split.before.general_outpatient_basic_paid,
+        "disease_basic_paid": split.after.disease_basic_paid - split.before.disease_basic_paid,
+        "admissions": split.after.admissions - split.before.admissions,
         "critical_fund_paid": split.critical_fund,
         "assistance_paid": split.assistance,
         "burden": split.after.burden - split.before.burden,
     }
 
 
-def _apply_deltas(acc: Accumulator, visit_type: str, deltas: dict, sign: int) -> None:
+def _apply_deltas(acc: Accumulator, visit_type: str, deltas: dict, sign: int, disease: str = "") -> None:
     deductible_field = Accumulator.deductible_field(visit_type)
     setattr(acc, deductible_field, getattr(acc, deductible_field) + sign * Decimal(deltas["deductible"]))
     for name in ("basic_fund_paid", "critical_fund_paid", "assistance_paid", "burden"):
         setattr(acc, name, getattr(acc, name) + sign * Decimal(deltas[name]))
+    # Settlements made before these accumulators existed have no delta for them.
+    acc.large_amount_paid += sign * Decimal(deltas.get("large_amount_paid", "0"))
+    acc.assistance_outpatient_paid += sign * Decimal(deltas.get("assistance_outpatient_paid", "0"))
+    acc.general_outpatient_basic_paid += sign * Decimal(deltas.get("general_outpatient_basic_paid", "0"))
+    acc.admissions += sign * int(deltas.get("admissions", 0))
+    if disease:
+        per_disease = dict(acc.disease_basic_paid or {})
+        paid = Decimal(per_disease.get(disease, "0.00")) + sign * Decimal(
+            deltas.get("disease_basic_paid", "0")
+        )
+        per_disease[disease] = str(paid)
+        acc.disease_basic_paid = per_disease
+    assistance_deductible_field = Accumulator.assistance_deductible_field(visit_type)
+    setattr(
+        acc,
+        assistance_deductible_field,
+        getattr(acc, assistance_deductible_field) + sign * Decimal(deltas.get("assistance_deductible", "0")),
+    )
     acc.save(
         update_fields=[
             deductible_field,
             "basic_fund_paid",
+            "large_amount_paid",
+            "assistance_outpatient_paid",
+            assistance_deductible_field,
+            "general_outpatient_basic_paid",
+            "disease_basic_paid",
+            "admissions",
             "critical_fund_paid",
             "assistance_paid",
             "burden",
@@ -249,14 +294,86 @@ def _terms_snapshot(terms: calculator.PolicyTerms, visit_type: str, level: int) 
         "deductible": str(rate.deductible),
         "fund_ratio": str(rate.fund_ratio),
         "retiree_fund_ratio": None if rate.retiree_fund_ratio is None else str(rate.retiree_fund_ratio),
+        "retiree_deductible": None if rate.retiree_deductible is None else str(rate.retiree_deductible),
+        "repeat_admission_factor": str(terms.repeat_admission_factor),
         "annual_cap": str(terms.annual_cap),
         "deductible_per_admission": terms.deductible_per_admission,
         "group_cuts": {k: str(v) for k, v in terms.group_cuts.items()},
+        "group_terms": terms.group_terms,
         "critical_threshold": str(terms.critical_threshold),
         "critical_tiers": [[str(t.lower), str(t.ratio)] for t in terms.critical_tiers],
         "critical_cap": str(terms.critical_cap),
-        "assistance": {k: [str(v.ratio), str(v.annual_cap)] for k, v in terms.assistance.items()},
+        "general_outpatient_cap": None
+        if terms.general_outpatient_cap is None
+        else str(terms.general_outpatient_cap),
+        "general_outpatient_counts_to_critical": terms.general_outpatient_counts_to_critical,
+        "disease_limits": {k: str(v) for k, v in terms.disease_limits.items()},
+        "large_amount_ratio": str(terms.large_amount_ratio),
+        "large_amount_cap": str(terms.large_amount_cap),
+        "assistance": {
+            k: [
+                str(v.ratio),
+                str(v.annual_cap),
+                str(v.deductible),
+                None if v.outpatient_ratio is None else str(v.outpatient_ratio),
+                str(v.outpatient_deductible),
+                None if v.outpatient_cap is None else str(v.outpatient_cap),
+            ]
+            for k, v in terms.assistance.items()
+        },
+        "preferential": None
+        if terms.preferential is None
+        else {
+            "identities": sorted(terms.preferential.identities),
+            "threshold_factor": str(terms.preferential.threshold_factor),
+            "ratio_bonus": str(terms.preferential.ratio_bonus),
+            "uncapped": terms.preferential.uncapped,
+        },
     }
+
+
+def _check_disease(*, person, terms, visit_type: str, disease: str, on_date) -> None:
+    """A chronic/special-disease visit names a disease the person is certified for on the visit date; where
+    the policy limits diseases, it must name one."""
+    if visit_type != VisitType.CHRONIC_OUTPATIENT:
+        return
+    if not disease:
+        if terms.disease_limits:
+            raise _refuse(
+                SettlementErrorCode.DISEASE_REQUIRED,
+                _("Give the certified chronic disease treated at this visit."),
+                field="disease",
+                status=409,
+            )
+        return
+    if disease not in certified_diseases_on(person, on_date):
+        raise _refuse(
+            SettlementErrorCode.DISEASE_NOT_CERTIFIED,
+            _("The person is not certified for this chronic disease on the visit date."),
+            field="disease",
+            status=409,
+        )
+
+
+def _account_locked(*, person, visit_type: str, lock: bool = True):
+    """The employee's personal account for a settlement the person agreed to pay from it (locked when
+    settling; a preview reads it as it stands)."""
+    if visit_type == VisitType.INPATIENT:
+        raise _refuse(
+            SettlementErrorCode.ACCOUNT_NOT_FOR_INPATIENT,
+            _("The personal account pays only at outpatient counters and pharmacies."),
+            field="acct_used_flag",
+        )
+    accounts = PersonalAccount.objects.select_for_update() if lock else PersonalAccount.objects
+    account = accounts.filter(person=person).first()
+    if person.scheme != Scheme.EMPLOYEE or account is None:
+        raise _refuse(
+            SettlementErrorCode.NO_PERSONAL_ACCOUNT,
+            _("The person has no personal account to pay from."),
+            field="acct_used_flag",
+            status=409,
+        )
+    return account
 
 
 def _settlement_number() -> str:
@@ -292,10 +409,12 @@ class SettlementPreview:
     terms: calculator.PolicyTerms
     treatment_province: str
     split: calculator.Split
+    disease: str = ""
+    account: PersonalAccount | None = None  # the personal account the person agreed to pay from
 
 
 def _bill_checked(
-    *, visit_type: str, items: list[ItemInput], visit_date, admission_date, discharge_date
+    *, visit_type: str, items: list[ItemInput], visit_date, admission_date, discharge_date, disease: str = ""
 ) -> tuple[dt.date, list[calculator.BillItem]]:
     """The bill's service date and items, or the refusal; nothing is looked up for this."""
     service_date = _service_date(
@@ -305,11 +424,25 @@ def _bill_checked(
         discharge_date=discharge_date,
     )
     bill = [
-        calculator.BillItem(code=i.code.strip(), quantity=i.quantity, unit_price=i.unit_price, name=i.name)
+        calculator.BillItem(
+            code=i.code.strip(),
+            quantity=i.quantity,
+            unit_price=i.unit_price,
+            name=i.name,
+            restricted_use_met=i.lmt_used_flag,
+        )
         for i in items
     ]
     if not bill:
         raise _refuse(SettlementErrorCode.NO_ITEMS, _("The bill has no items."), field="items")
+    if disease and (visit_type != VisitType.CHRONIC_OUTPATIENT or disease not in ChronicDisease.values):
+        raise _refuse(
+            SettlementErrorCode.INVALID_DISEASE,
+            _(
+                "A chronic disease is given only for a chronic/special-disease outpatient visit, from the list."
+            ),
+            field="disease",
+        )
     # Bad items are refused before anything else is looked at or written.
     try:
         lines = calculator.itemise(bill, {})
@@ -340,6 +473,8 @@ def _priced(
     id_number,
     emergency: bool,
     settling: bool,
+    disease: str = "",
+    acct_used_flag: bool = False,
 ) -> tuple[SettlementPreview, Accumulator]:
     """The one computation of a bill's split, for a preview and for a settlement alike.
 
@@ -366,6 +501,7 @@ def _priced(
             status=409,
         )
     terms = policy_terms(policy)
+    _check_disease(person=person, terms=terms, visit_type=visit_type, disease=disease, on_date=service_date)
     if (visit_type, institution.level) not in terms.rates:
         raise _refuse(
             SettlementErrorCode.POLICY_INCOMPLETE,
@@ -392,6 +528,8 @@ def _priced(
         operator=operator,
         record=settling,
     )
+    # Settling locks the personal account with the accumulator; a preview reads it as it stands.
+    account = _account_locked(person=person, visit_type=visit_type, lock=settling) if acct_used_flag else None
     treatment_province = province_code(institution.region_id)
     catalogue = catalogue_entries(province=treatment_province, codes=[item.code for item in bill])
     split = calculator.settle(
@@ -399,10 +537,14 @@ def _priced(
         catalogue=catalogue,
         items=bill,
         person=calculator.PersonFacts(
-            retired=person.retired, filing_group=filing_group, assistance_category=person.assistance_category
+            retired=person.retired,
+            filing_group=filing_group,
+            assistance_category=person.assistance_category,
+            identities=identities_on(person, service_date),
+            account_balance=account.balance if account is not None else None,
         ),
-        ytd=_ytd(acc, visit_type),
-        visit=calculator.Visit(visit_type=visit_type, institution_level=institution.level),
+        ytd=_ytd(acc, visit_type, disease),
+        visit=calculator.Visit(visit_type=visit_type, institution_level=institution.level, disease=disease),
     )
     preview = SettlementPreview(
         person=person,
@@ -420,6 +562,8 @@ def _priced(
         terms=terms,
         treatment_province=treatment_province,
         split=split,
+        disease=disease,
+        account=account,
     )
     return preview, acc
 
@@ -437,6 +581,8 @@ def settlement_preview(
     id_number: str = "",
     emergency: bool = False,
     request_no: str = "",
+    disease: str = "",
+    acct_used_flag: bool = False,
 ) -> SettlementPreview:
     """The split ``settlement_create`` would give this bill now, with the same refusals; nothing is written,
     no lock is kept and the use stays unsettled. ``request_no`` is accepted (the same input) and not used."""
@@ -446,6 +592,7 @@ def settlement_preview(
         visit_date=visit_date,
         admission_date=admission_date,
         discharge_date=discharge_date,
+        disease=(disease or "").strip(),
     )
     preview, _acc = _priced(
         operator=operator,
@@ -459,6 +606,8 @@ def settlement_preview(
         id_number=id_number,
         emergency=emergency,
         settling=False,
+        disease=(disease or "").strip(),
+        acct_used_flag=acct_used_flag,
     )
     return preview
 
@@ -476,6 +625,8 @@ def settlement_create(
     id_number: str = "",
     emergency: bool = False,
     request_no: str = "",
+    disease: str = "",
+    acct_used_flag: bool = False,
 ) -> tuple[Settlement, bool]:
     """Settle a bill at the operator's institution; returns the settlement and whether it was created now.
 
@@ -495,6 +646,7 @@ def settlement_create(
         visit_date=visit_date,
         admission_date=admission_date,
         discharge_date=discharge_date,
+        disease=(disease or "").strip(),
     )
 
     try:
@@ -511,6 +663,8 @@ def settlement_create(
                 id_number=id_number,
                 emergency=emergency,
                 settling=True,
+                disease=(disease or "").strip(),
+                acct_used_flag=acct_used_flag,
             )
             settlement = _record(preview=preview, acc=acc, operator=operator, request_no=request_no)
     except IntegrityError as exc:
@@ -540,6 +694,7 @@ def _record(*, preview: SettlementPreview, acc: Accumulator, operator, request_n
     """Write the computed settlement, its lines, the accumulators, the audit row and the notification."""
     split, person, institution = preview.split, preview.person, preview.institution
     visit_type, filing = preview.visit_type, preview.filing
+    account = preview.account
     deltas = _deltas(split)
     settlement = Settlement.objects.create(
         number=_settlement_number(),
@@ -552,6 +707,7 @@ def _record(*, preview: SettlementPreview, acc: Accumulator, operator, request_n
         emergency=preview.emergency,
         request_no=request_no,
         visit_type=visit_type,
+        disease=preview.disease,
         visit_date=preview.service_date,
         admission_date=preview.admission_date,
         discharge_date=preview.discharge_date,
@@ -561,18 +717,23 @@ def _record(*, preview: SettlementPreview, acc: Accumulator, operator, request_n
         treatment_province=preview.treatment_province,
         institution_level=institution.level,
         retired=person.retired,
-        assistance_category=person.assistance_category,
+        assistance_category=split.assistance_category or person.assistance_category,
         policy=preview.policy,
         total=split.total,
         self_paid=split.self_paid,
         first_share=split.first_share,
         eligible=split.eligible,
+        overlmt_selfpay=split.overlmt_selfpay,
+        group_share=split.group_share,
         deductible=split.deductible,
         ratio=split.ratio,
         basic_fund=split.basic_fund,
+        large_amount_fund=split.large_amount,
         critical_fund=split.critical_fund,
         assistance_fund=split.assistance,
         person_pays=split.person_pays,
+        account_pay=split.account_pay,
+        account_balance_after=account.balance - split.account_pay if account is not None else None,
         fund_ratio=split.fund_ratio,
         details={
             "terms": _terms_snapshot(preview.terms, visit_type, institution.level),
@@ -581,10 +742,12 @@ def _record(*, preview: SettlementPreview, acc: Accumulator, operator, request_n
             "deltas": {k: str(v) for k, v in deltas.items()},
             "capped": {
                 "basic": split.basic_capped,
+                "large_amount": split.large_amount_capped,
                 "critical": split.critical_capped,
                 "assistance": split.assistance_capped,
             },
             "recorded_emergency_filing": preview.recorded_emergency,
+            "rules": calculator.applied_rules(split),
         },
     )
     SettlementLine.objects.bulk_create(
@@ -603,11 +766,16 @@ def _record(*, preview: SettlementPreview, acc: Accumulator, operator, request_n
                 self_paid=line.self_paid,
                 first_share=line.first_share,
                 eligible=line.eligible,
+                overlmt_selfpay=line.overlmt_selfpay,
+                self_pay_reason=line.self_pay_reason,
             )
             for n, line in enumerate(split.lines, 1)
         ]
     )
-    _apply_deltas(acc, visit_type, deltas, +1)
+    _apply_deltas(acc, visit_type, deltas, +1, preview.disease)
+    if account is not None and split.account_pay:
+        account.balance -= split.account_pay
+        account.save(update_fields=["balance", "updated_at"])
     audit_record(
         actor=operator,
         action="settlement.settle",
@@ -686,7 +854,11 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
                 _("This person has later settlements computed on top of this one: reverse them first."),
                 status=409,
             )
-        _apply_deltas(acc, settlement.visit_type, settlement.details["deltas"], -1)
+        _apply_deltas(acc, settlement.visit_type, settlement.details["deltas"], -1, settlement.disease)
+        if settlement.account_pay:  # the personal account gets back what it paid
+            account = PersonalAccount.objects.select_for_update().get(person_id=settlement.person_id)
+            account.balance += settlement.account_pay
+            account.save(update_fields=["balance", "updated_at"])
         settlement.status = SettlementStatus.REVERSED
         settlement.reversed_at = timezone.now()
         settlement.reversed_by = operator
@@ -902,7 +1074,15 @@ def _month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, dt.datetime.combine(next_month, dt.time.min, tzinfo=tz)
 
 
-_SUMMED = ("total", "basic_fund", "critical_fund", "assistance_fund", "person_pays")
+_SUMMED = (
+    "total",
+    "basic_fund",
+    "large_amount_fund",
+    "critical_fund",
+    "assistance_fund",
+    "account_pay",
+    "person_pays",
+)
 
 
 @transaction.atomic(durable=True)
@@ -917,30 +1097,37 @@ def clearing_build(*, month: dt.date, actor=None) -> list[ClearingStatement]:
     start, end = _month_bounds(month)
     confirmed = set(
         ClearingStatement.objects.filter(month=month, status=ClearingStatus.CONFIRMED).values_list(
-            "insured_province_id", "treatment_province_id"
+            "insured_province_id", "treatment_province_id", "scheme"
         )
     )
     ClearingStatement.objects.filter(month=month, status=ClearingStatus.DRAFT).delete()
     settlements = (
         Settlement.objects.filter(status=SettlementStatus.SETTLED, settled_at__gte=start, settled_at__lt=end)
         .exclude(insured_province=F("treatment_province"))
-        .order_by("insured_province", "treatment_province", "pk")
+        .order_by("insured_province", "treatment_province", "scheme", "pk")
     )
-    groups: dict[tuple[str, str], list[Settlement]] = {}
+    # One statement per direction and scheme (employee / resident): the schemes are separate funds.
+    groups: dict[tuple[str, str, str], list[Settlement]] = {}
     for settlement in settlements:
-        groups.setdefault((settlement.insured_province, settlement.treatment_province), []).append(settlement)
+        key = (settlement.insured_province, settlement.treatment_province, settlement.scheme)
+        groups.setdefault(key, []).append(settlement)
     built = []
     now = timezone.now()
-    for (insured, treatment), members in groups.items():
-        if (insured, treatment) in confirmed:
+    for (insured, treatment, scheme), members in groups.items():
+        # A statement confirmed before the split by scheme ("") covers both schemes of its direction.
+        if (insured, treatment, scheme) in confirmed or (insured, treatment, "") in confirmed:
             continue
         sums = {name: sum((getattr(s, name) for s in members), Decimal("0.00")) for name in _SUMMED}
         statement = ClearingStatement.objects.create(
             month=month,
             insured_province_id=insured,
             treatment_province_id=treatment,
+            scheme=scheme,
             settlement_count=len(members),
-            fund_total=sums["basic_fund"] + sums["critical_fund"] + sums["assistance_fund"],
+            fund_total=sums["basic_fund"]
+            + sums["large_amount_fund"]
+            + sums["critical_fund"]
+            + sums["assistance_fund"],
             built_at=now,
             **sums,
         )
@@ -989,13 +1176,16 @@ CLEARING_CSV_COLUMNS = [
     "month",
     "insured_province",
     "treatment_province",
+    "scheme",
     "settlement_number",
     "institution",
     "settled_at",
     "total",
     "basic_fund",
+    "large_amount_fund",
     "critical_fund",
     "assistance_fund",
+    "account_pay",
     "person_pays",
 ]
 
@@ -1032,13 +1222,16 @@ def clearing_export(*, statements) -> str:
                     month,
                     statement.insured_province_id,
                     statement.treatment_province_id,
+                    statement.scheme,
                     line.settlement.number,
                     line.institution.code,
                     timezone.localtime(line.settlement.settled_at).isoformat(timespec="seconds"),
                     line.total,
                     line.basic_fund,
+                    line.large_amount_fund,
                     line.critical_fund,
                     line.assistance_fund,
+                    line.account_pay,
                     line.person_pays,
                 ]
             )
@@ -1047,13 +1240,16 @@ def clearing_export(*, statements) -> str:
                 month,
                 statement.insured_province_id,
                 statement.treatment_province_id,
+                statement.scheme,
                 "TOTAL",
                 statement.settlement_count,
                 "",
                 statement.total,
                 statement.basic_fund,
+                statement.large_amount_fund,
                 statement.critical_fund,
                 statement.assistance_fund,
+                statement.account_pay,
                 statement.person_pays,
             ]
         )

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from core.errors import NotFound
 from filing.choices import FilingGroup
 
+from .explain import settlement_explanations
 from .selectors import settlement_get
 
 
@@ -49,6 +50,7 @@ def settlement_receipt(request, settlement_id: int):
         {
             "settlement": settlement,
             "lines": lines,
+            "explanations": settlement_explanations(settlement),
             "is_counter": request.user.is_counter,
             "ratio_percent": _percent(settlement.ratio),
             "fund_percent": _percent(settlement.fund_ratio),

@@ -36,7 +36,8 @@ from filing.documents import document_file_response
 from notifications import services as notification_services
 from notifications.selectors import inbox_for_person, unread_count
 from reference.choices import Scheme, Service
-from settlement.selectors import settlements_list
+from settlement.explain import settlement_explanations
+from settlement.selectors import personal_account_balance, settlements_list
 
 from .access import counter_required, person_of, person_required
 from .forms import CancelForm, DocumentForm, ScanForm, SignInForm
@@ -213,6 +214,7 @@ def me(request):
             "tab": "me",
             "person": person,
             "scheme_label": Scheme(person.scheme).label,
+            "account_balance": personal_account_balance(person=person),
         },
     )
 
@@ -223,12 +225,12 @@ def me(request):
 @person_required
 @replica_reads()
 def settlements(request):
-    """The person's direct settlements, newest first, with what each fund paid and what they paid."""
-    return render(
-        request,
-        "web/settlements.html",
-        {"tab": "me", "settlements": list(settlements_list(user=request.user)[:100])},
-    )
+    """The person's direct settlements, newest first, with what each fund paid, what they paid and the benefit
+    rules that applied, in plain words."""
+    rows = list(settlements_list(user=request.user)[:100])
+    for row in rows:
+        row.explanations = settlement_explanations(row)
+    return render(request, "web/settlements.html", {"tab": "me", "settlements": rows})
 
 
 # --- Notices ---

@@ -51,6 +51,7 @@ def catalogue_item(
     category: str = "drug",
     first_share: str | None = None,
     default_share: str = "0.10",
+    **fields,
 ):
     catalogue, _ = Catalogue.objects.get_or_create(
         province_id=province, defaults={"class_b_first_share": D(default_share)}
@@ -62,6 +63,7 @@ def catalogue_item(
         category=category,
         coverage_class=coverage_class,
         first_share_rate=D(first_share) if first_share is not None else None,
+        **fields,
     )
 
 
@@ -103,10 +105,24 @@ def policy(
         )
     for lower, ratio in tiers:
         CriticalIllnessTier.objects.create(policy=obj, lower=D(lower), ratio=D(ratio))
-    for category, (ratio, cap) in (
-        assistance or {"low_income": ("0.70", "50000.00"), "extremely_poor": ("1.00", "100000.00")}
+    for category, (ratio, cap, *more) in (
+        {"low_income": ("0.70", "50000.00"), "extremely_poor": ("1.00", "100000.00")}
+        if assistance is None
+        else assistance
     ).items():
-        AssistanceRule.objects.create(policy=obj, category=category, ratio=D(ratio), annual_cap=D(cap))
+        # optional: (…, deductible, outpatient ratio, outpatient deductible, outpatient cap)
+        defaults = ["0", None, "0", None]
+        deductible, out_ratio, out_deductible, out_cap = list(more) + defaults[len(more) :]
+        AssistanceRule.objects.create(
+            policy=obj,
+            category=category,
+            ratio=D(ratio),
+            annual_cap=D(cap),
+            deductible=D(deductible),
+            outpatient_ratio=D(out_ratio) if out_ratio is not None else None,
+            outpatient_deductible=D(out_deductible),
+            outpatient_cap=D(out_cap) if out_cap is not None else None,
+        )
     return obj
 
 
@@ -121,14 +137,21 @@ def counter(institution=None):
 
 def filed(person, *, group: str = "resident", destination: str = DESTINATION, start_date=None):
     """An approved filing made through the filing services (commitment, instant approval, else a reviewer)."""
+    commitment = group != "referral"  # a referral needs the referral document, not a commitment
     filing = filing_create_draft(
         person=person,
         actor=person.user,
         group=group,
         destination=destination,
         start_date=start_date or today(),
-        commitment=True,
+        commitment=commitment,
     )
+    if not commitment:
+        from filing.choices import DocumentKind
+        from tests.filing.factories import with_document
+
+        with_document(filing, DocumentKind.ID_DOCUMENT)
+        with_document(filing, DocumentKind.REFERRAL_LETTER)
     filing = filing_submit(filing=filing, actor=person.user)
     if filing.status == "submitted":
         filing = filing_approve(filing=filing, actor=ReviewerFactory(region_code=person.insured_region_id))
@@ -156,3 +179,16 @@ def items(*rows) -> list[ItemInput]:
 
 def api_items(*rows) -> list[dict]:
     return [{"code": code, "quantity": str(q), "unit_price": str(p)} for code, q, p in rows]
+
+
+def identity(person, kind: str, *, valid_from=None, valid_to=None, source: str = "保定市民政局"):
+    """An identity of a person in need as the insured area confirmed it (by default valid all this year)."""
+    from accounts.models import PersonIdentity
+
+    return PersonIdentity.objects.create(
+        person=person,
+        kind=kind,
+        valid_from=valid_from or dt.date(today().year, 1, 1),
+        valid_to=valid_to,
+        source=source,
+    )
