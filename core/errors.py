@@ -10,6 +10,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from django.http import JsonResponse
+from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -84,3 +86,22 @@ class PermissionDenied(ServiceError):
 
     def __init__(self, message: Any = None) -> None:
         super().__init__(CommonErrorCode.PERMISSION_DENIED, message or _("You are not allowed to do this."))
+
+
+def error_body(code: str | Enum, message: Any, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one shape of every error answer: `{"code", "message", "fields"}`, texts in the request's language."""
+    code = code.value if isinstance(code, Enum) else str(code)
+    return {"code": code, "message": force_str(message), "fields": _stringify(fields or {})}
+
+
+def error_response(exc: ServiceError) -> JsonResponse:
+    """A refusal as JSON for a plain Django view (the API's exception handler answers DRF views the same way)."""
+    return JsonResponse(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+
+
+def _stringify(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _stringify(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_stringify(v) for v in value]
+    return force_str(value)

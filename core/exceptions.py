@@ -14,7 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from .cache import OUTAGE_ERRORS, OUTAGE_RETRY_AFTER_SECONDS
-from .errors import CommonErrorCode, ServiceError
+from .errors import CommonErrorCode, ServiceError, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +32,6 @@ _DRF_CODES = {
 
 def outage_message() -> str:
     return _("The service is briefly unavailable. Try again in a minute.")
-
-
-def error_body(code: str, message: Any, fields: dict | None = None) -> dict:
-    return {"code": code, "message": force_str(message), "fields": _stringify(fields or {})}
-
-
-def _stringify(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _stringify(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_stringify(v) for v in value]
-    return force_str(value)
 
 
 def _first_message(detail: Any) -> str | None:

@@ -31,8 +31,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsCounter, IsInsuredPerson
 from core.db import for_reading
-from core.errors import ErrorSerializer  # the one "Error" component of the schema
-from core.exceptions import error_body
+from core.errors import ErrorSerializer, error_body  # the one "Error" component of the schema
 from filing.choices import CoverageReason, FilingGroup
 from filing.coverage import Coverage
 from reference.choices import SCHEME_CODES, Scheme

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.choices import Role
@@ -194,7 +194,8 @@ def _notify(filing: Filing, event: str, **extra) -> None:
     from notifications.services import notification_create
 
     context = {
-        "filing_id": filing.pk,
+        "filing_id": filing.pk,  # for links only; people read the filing's number
+        "filing_number": filing.serial,
         "group": filing.group,
         "destination_name": filing.destination.full_name,
     }
@@ -283,7 +284,7 @@ def _check_institutions(
     if len(institutions) > policy.max_institutions:
         raise _error(
             FilingErrorCode.TOO_MANY_INSTITUTIONS,
-            _("Pick at most %(count)d institutions.") % {"count": policy.max_institutions},
+            _("You can pick at most %(count)d institutions.") % {"count": policy.max_institutions},
             "institutions",
         )
     for institution in institutions:
@@ -496,28 +497,50 @@ def _check(
     return _Checked(policy=policy, rule=rule, end_date=end, institutions=institutions)
 
 
-def _check_complete(filing: Filing, checked: _Checked) -> None:
-    """What only a submission needs: picks where required, and the materials or a commitment."""
-    picks = len(checked.institutions)
-    if checked.policy.pick_required and picks == 0:
-        raise _error(
-            FilingErrorCode.INSTITUTIONS_REQUIRED,
-            _("Your insured area asks you to pick 1 to %(count)d institutions.")
-            % {"count": checked.policy.max_institutions},
-            "institutions",
+def _missing(
+    filing: Filing, *, policy: FilingPolicy, rule: GroupRule | None, picks: int
+) -> list[ServiceError]:
+    problems = []
+    if policy.pick_required and picks == 0:
+        problems.append(
+            _error(
+                FilingErrorCode.INSTITUTIONS_REQUIRED,
+                _("Your insured area asks you to pick 1 to %(count)d institutions.")
+                % {"count": policy.max_institutions},
+                "institutions",
+            )
         )
-    if filing.commitment:
-        return
+    if filing.commitment or rule is None:
+        return problems
     have = set(filing.documents.values_list("kind", flat=True))
     if Referral.objects.filter(filing_id=filing.pk).exists():  # the referring hospital's own referral
         have.add(DocumentKind.REFERRAL_LETTER)
-    missing = [kind for kind in (checked.rule.materials or []) if kind not in have]
+    missing = [kind for kind in (rule.materials or []) if kind not in have]
     if missing:
-        labels = ", ".join(str(DocumentKind(kind).label) for kind in missing)
+        # Chinese lists take the enumeration comma.
+        separator = "、" if (translation.get_language() or "zh").startswith("zh") else ", "
+        labels = separator.join(str(DocumentKind(kind).label) for kind in missing)
         message = _("Upload these materials, or sign a commitment where allowed: %(materials)s") % {
             "materials": labels
         }
-        raise ServiceError(FilingErrorCode.MATERIALS_MISSING, message, fields={"documents": missing})
+        problems.append(
+            ServiceError(FilingErrorCode.MATERIALS_MISSING, message, fields={"documents": missing})
+        )
+    return problems
+
+
+def filing_missing(*, filing: Filing) -> list[ServiceError]:
+    """What a draft still lacks before it can be submitted (picks where required, the materials or a
+    commitment), each as the refusal `filing_submit` would give; empty when nothing is missing."""
+    policy, rule = _policy_and_rule(filing.person, filing.group)
+    return _missing(filing, policy=policy, rule=rule, picks=filing.picks.count())
+
+
+def _check_complete(filing: Filing, checked: _Checked) -> None:
+    """What only a submission needs: picks where required, and the materials or a commitment."""
+    problems = _missing(filing, policy=checked.policy, rule=checked.rule, picks=len(checked.institutions))
+    if problems:
+        raise problems[0]
 
 
 def _new_serial(insured_region_id: str, day: dt.date) -> str:

@@ -6,6 +6,8 @@ load regions.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from .choices import RegionLevel
@@ -62,3 +64,18 @@ def institution_search(
     if term:
         qs = qs.filter(name__contains=term) | qs.filter(code=term.upper())
     return qs.order_by("-level", "code")
+
+
+def destination_choices(*, insured_region: str) -> list[dict[str, Any]]:
+    """Provinces outside the insured province, each with its pooling areas (`{"province", "areas"}`), in code
+    order: the places a person insured in `insured_region` may file for."""
+    outside = Region.objects.exclude(code__startswith=insured_region[:2])
+    regions = outside.filter(level=RegionLevel.PROVINCE) | outside.filter(is_pooling_area=True)
+    provinces: dict[str, dict[str, Any]] = {}
+    for region in regions.order_by("code"):
+        entry = provinces.setdefault(region.code[:2], {"province": None, "areas": []})
+        if region.level == RegionLevel.PROVINCE:
+            entry["province"] = region
+        else:
+            entry["areas"].append(region)
+    return [p for p in provinces.values() if p["province"] is not None]

@@ -795,6 +795,7 @@ def _record(*, preview: SettlementPreview, acc: Accumulator, operator, request_n
         event="settlement_completed",
         context={
             "settlement_id": str(settlement.pk),
+            "settlement_number": settlement.number,
             "institution_name": institution.name,
             "total": str(settlement.total),
             "person_pays": str(settlement.person_pays),
@@ -877,6 +878,7 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
             event="settlement_reversed",
             context={
                 "settlement_id": str(settlement.pk),
+                "settlement_number": settlement.number,
                 "institution_name": settlement.institution.name,
             },
         )

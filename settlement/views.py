@@ -19,6 +19,11 @@ def _plain(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _percent(value: Decimal) -> str:
+    """A ratio as a percent people read: 0.4000 → "40%", 0.8750 → "87.5%"."""
+    return _plain((value * 100).quantize(Decimal("0.01"))) + "%"
+
+
 def _price(value: Decimal) -> str:
     """Yuan with at least two decimals (60 → "60.00", 0.335 → "0.335")."""
     text = _plain(value)
@@ -47,7 +52,8 @@ def settlement_receipt(request, settlement_id: int):
             "lines": lines,
             "explanations": settlement_explanations(settlement),
             "is_counter": request.user.is_counter,
-            "fund_percent": settlement.fund_ratio * 100,
+            "ratio_percent": _percent(settlement.ratio),
+            "fund_percent": _percent(settlement.fund_ratio),
             "filing_group": FilingGroup(settlement.filing_group).label if settlement.filing_group else "",
             # A4 by default; `?paper=80mm` lays it out for a counter's thermal receipt printer.
             "thermal": request.GET.get("paper") == "80mm",

@@ -9,7 +9,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
-from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,14 +24,15 @@ from accounts.services import user_authenticate
 from accounts.tokens import user_sign_out_everywhere
 from core.audit import audit_history
 from core.db import for_reading, replica_reads
-from core.errors import NotFound, ServiceError
+from core.errors import NotFound, ServiceError, error_response
 from ecode import qr
 from ecode.models import CredentialStatus
 from ecode.selectors import SETTLEMENT_USE_WINDOW, code_events_for_person, credential_for_person
-from ecode.services import credential_activate, ecode_consume, ecode_verify, token_issue
+from ecode.services import credential_activate, ecode_consume, ecode_verify, token_issue_for_person
 from filing import selectors as filing_selectors
 from filing import services as filing_services
 from filing.choices import DocumentKind, FilingStatus
+from filing.documents import document_file_response
 from notifications import services as notification_services
 from notifications.selectors import inbox_for_person, unread_count
 from reference.choices import Scheme, Service
@@ -301,7 +302,7 @@ def ecode(request):
     issued, error = None, ""
     if credential is not None and credential.status == CredentialStatus.ACTIVE:
         try:
-            issued = _issued_body(token_issue(credential=credential))
+            issued = _issued_body(token_issue_for_person(person=person))
         except ServiceError as exc:
             error = exc.message
     return render(
@@ -325,15 +326,10 @@ def ecode(request):
 @person_required
 def ecode_current(request):
     """A fresh code for the page to swap in before the shown one expires."""
-    credential = credential_for_person(person=request.person)
-    if credential is None:
-        return JsonResponse(
-            {"code": "not_activated", "message": _("Activate your e-code first.")}, status=409
-        )
     try:
-        issued = token_issue(credential=credential)
+        issued = token_issue_for_person(person=request.person)
     except ServiceError as exc:
-        return JsonResponse({"code": str(exc.code), "message": exc.message}, status=409)
+        return error_response(exc)
     return JsonResponse(_issued_body(issued))
 
 
@@ -446,14 +442,7 @@ def filing_document_download(request, filing_id: int, document_id: int):
         )
     except NotFound:
         raise Http404 from None
-    response = FileResponse(
-        document.file.open("rb"),
-        content_type=document.content_type,
-        as_attachment=not document.is_image,
-        filename=document.download_name,
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return document_file_response(document, as_attachment=not document.is_image)
 
 
 # --- The counter ---

@@ -1,15 +1,15 @@
 """The filing wizard: group → destination → institutions → dates → materials → review.
 
-State lives in the session after every step, so a reload (or coming back later in the same session) resumes
-where the person stopped. Once the dates are known a draft filing is created through `filing_create_draft`
-(documents need it) and every later change goes through `filing_update_draft`; `?draft=<id>` loads a saved
-draft into the wizard again. The services take every decision: an error they raise is shown on the step that
-owns the field it concerns.
+The draft filing is the wizard's one state: it is made through `filing_create_draft` as soon as the group and
+the destination are known, and every later step changes it through `filing_update_draft`, so what the person
+types (the address, a proxy's details) is kept only in the draft's encrypted fields. The session holds where
+the person is: the steps done, the chosen group until the draft exists, and the draft's id. `?draft=<id>` loads
+a saved draft into the wizard again. The services take every decision: an error they raise is shown on the step
+that owns the field it concerns, and what the draft still lacks is said on the materials step and on the review.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -17,7 +17,6 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -26,9 +25,10 @@ from core.errors import NotFound, ServiceError
 from filing import selectors as filing_selectors
 from filing import services as filing_services
 from filing.choices import DocumentKind, FilingGroup, FilingStatus, ProxyRelation
+from filing.dates import today
 from filing.errors import FilingErrorCode as E
-from reference.choices import InstitutionLevel, RegionLevel, Scheme, Service
-from reference.models import Institution, Region
+from reference.choices import InstitutionLevel, Scheme, Service
+from reference.selectors import destination_choices, institution_search
 
 from .access import person_required
 from .forms import (
@@ -40,8 +40,6 @@ from .forms import (
     MaterialsStepForm,
     ProxyForm,
 )
-
-SESSION_KEY = "web_filing_wizard"
 
 
 @dataclass(frozen=True)
@@ -141,32 +139,25 @@ def step_of_error(exc: ServiceError, default: str) -> str:
 
 # --- State ---
 
+SESSION_KEY = "web_filing_wizard"
+
 
 def _fresh_state() -> dict:
-    return {
-        "key": uuid.uuid4().hex,
-        "group": "",
-        "destination": "",
-        "address": "",
-        "all_institutions": True,
-        "institutions": [],
-        "start_date": "",
-        "end_date": "",
-        "commitment": False,
-        "filing_id": None,
-        "done": [],
-        "errors": {},
-    }
+    # Only where the person is: the filing itself (address, proxy, dates, picks) lives in the draft, whose
+    # personal fields are encrypted; the session never holds what the person typed.
+    return {"key": uuid.uuid4().hex, "group": "", "filing_id": None, "done": [], "errors": {}}
 
 
 class Wizard:
-    """The wizard's state in the session, saved on every change."""
+    """Where the person is in the wizard (kept in the session) and their draft filing (the filing's one state)."""
 
     def __init__(self, request):
         self.request = request
         self.person = request.person
         state = request.session.get(SESSION_KEY)
-        self.state = state if isinstance(state, dict) and "key" in state else _fresh_state()
+        fresh = _fresh_state()
+        self.state = state if isinstance(state, dict) and set(state) == set(fresh) else fresh
+        self._draft = None
 
     def save(self) -> None:
         self.request.session[SESSION_KEY] = self.state
@@ -194,7 +185,7 @@ class Wizard:
 
     def reopen(self, step: str) -> None:
         """Make `step` the one to fill in again (its error is shown there)."""
-        self.update(done=STEP_NAMES[: STEP_NAMES.index(step)])
+        self.update(done=[s for s in STEP_NAMES[: STEP_NAMES.index(step)] if s in self.state["done"]])
 
     def set_error(self, step: str, message: str) -> None:
         self.state["errors"][step] = str(message)
@@ -218,6 +209,8 @@ class Wizard:
 
     @property
     def draft(self):
+        if self._draft is not None:
+            return self._draft
         if not self.state.get("filing_id"):
             return None
         try:
@@ -231,37 +224,34 @@ class Wizard:
             self.state = _fresh_state()
             self.save()
             return None
+        self._draft = filing
         return filing
 
+    def forget_draft(self) -> None:
+        self._draft = None
+
+    @property
+    def group(self) -> str:
+        draft = self.draft
+        return draft.group if draft is not None else self.state["group"]
+
+    @property
+    def destination(self) -> str:
+        draft = self.draft
+        return draft.destination_id if draft is not None else ""
+
     def load_draft(self, filing) -> None:
-        picks = [pick.institution.code for pick in filing.picks.all()]
         self.state = _fresh_state()
-        self.state.update(
-            group=filing.group,
-            destination=filing.destination_id,
-            address=filing.destination_address,
-            all_institutions=not picks and not filing.pick_required,
-            institutions=picks,
-            start_date=filing.start_date.isoformat(),
-            end_date=filing.end_date.isoformat() if filing.end_date and not filing.long_term else "",
-            commitment=filing.commitment,
-            filing_id=filing.pk,
-            done=STEP_NAMES[:4],
-        )
+        self.state.update(filing_id=filing.pk, done=STEP_NAMES[:4])
+        self._draft = filing
         self.save()
 
     def preview(self, group: str | None = None, destination: str | None = None) -> dict | None:
-        group = group or self.state["group"]
-        destination = destination or self.state["destination"]
+        group = group or self.group
+        destination = destination or self.destination
         if not group or not destination:
             return None
         return filing_selectors.filing_rules_preview(person=self.person, group=group, destination=destination)
-
-
-def _dates(state: dict) -> tuple[dt.date | None, dt.date | None]:
-    start = dt.date.fromisoformat(state["start_date"]) if state.get("start_date") else None
-    end = dt.date.fromisoformat(state["end_date"]) if state.get("end_date") else None
-    return start, end
 
 
 def _refused(wizard: Wizard, exc: ServiceError, step: str) -> str:
@@ -273,38 +263,23 @@ def _refused(wizard: Wizard, exc: ServiceError, step: str) -> str:
 
 
 def _apply(wizard: Wizard, *, step: str, **changes) -> str | None:
-    """Write changes to the draft (if there is one yet). Returns the step to show a refusal on, or None."""
+    """Write changes to the draft. Returns the step to show a refusal on, or None."""
     draft = wizard.draft
     if draft is None:
         return None
     try:
-        filing_services.filing_update_draft(filing=draft, actor=wizard.request.user, **changes)
+        wizard._draft = filing_services.filing_update_draft(
+            filing=draft, actor=wizard.request.user, **changes
+        )
     except ServiceError as exc:
+        wizard.forget_draft()
         return _refused(wizard, exc, step)
     return None
 
 
-def _create_draft(wizard: Wizard) -> str | None:
-    state = wizard.state
-    start, end = _dates(state)
-    try:
-        filing = filing_services.filing_create_draft(
-            person=wizard.person,
-            actor=wizard.request.user,
-            group=state["group"],
-            destination=state["destination"],
-            destination_address=state["address"],
-            start_date=start,
-            end_date=end,
-            institutions=[] if state["all_institutions"] else state["institutions"],
-            commitment=state["commitment"],
-            channel="web",
-            idempotency_key=state["key"],
-        )
-    except ServiceError as exc:
-        return _refused(wizard, exc, "dates")
-    wizard.update(filing_id=filing.pk)
-    return None
+def _missing(wizard: Wizard, code: E) -> ServiceError | None:
+    """What the service says the draft still lacks for `code` (the refusal submitting would give)."""
+    return next((p for p in filing_services.filing_missing(filing=wizard.draft) if p.code == code), None)
 
 
 def document_add_from_request(request, filing) -> bool:
@@ -350,7 +325,7 @@ def _render(request, wizard: Wizard, step: str, context: dict):
         step_number=index + 1,
         step_count=len(STEPS),
         step_label=STEPS[index].label,
-        state=wizard.state,
+        draft=wizard.draft,
         step_error=wizard.pop_error(step),
         previous=STEP_NAMES[index - 1] if index else None,
     )
@@ -418,23 +393,29 @@ _GROUP_CODES = {E.PERSON_NOT_ACTIVE.value, E.GROUP_NOT_ACCEPTED.value, E.NOT_RET
 
 def step_group(request, wizard: Wizard):
     groups = FilingGroup.choices
-    form = GroupStepForm(request.POST or None, groups=groups, initial={"group": wizard["group"]})
+    # Bound on every POST: "Next" with nothing chosen sends an empty form, which is told what to do.
+    data = request.POST if request.method == "POST" else None
+    form = GroupStepForm(data, groups=groups, initial={"group": wizard.group})
     error = ""
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.is_valid():
+        error = form.errors["group"][0]
+    elif request.method == "POST":
         group = form.cleaned_data["group"]
         # Eligibility of the group alone: the destination is checked on its own step.
         preview = wizard.preview(
-            group=group, destination=wizard["destination"] or wizard.person.insured_region_id
+            group=group, destination=wizard.destination or wizard.person.insured_region_id
         )
         problems = [r["message"] for r in preview["reasons"] if r["code"] in _GROUP_CODES]
         if problems:
             error = problems[0]
         else:
-            if group != wizard["group"]:
-                failed = _apply(wizard, step="group", group=group, end_date=None, commitment=False)
-                if failed:
-                    return _go(failed)
-                wizard.update(group=group, end_date="", commitment=False)
+            if group != wizard.group:
+                if wizard.draft is not None:
+                    failed = _apply(wizard, step="group", group=group, end_date=None, commitment=False)
+                    if failed:
+                        return _go(failed)
+                else:
+                    wizard.update(group=group)
                 wizard.undo_from("group")
             wizard.mark_done("group")
             return _go("destination")
@@ -455,57 +436,72 @@ def step_group(request, wizard: Wizard):
             "groups": _group_policy_rows(wizard.person),
             "error": error,
             "under_review": under_review,
-            "selected": form.data.get("group") if form.is_bound else wizard["group"],
+            "selected": form.data.get("group") if form.is_bound else wizard.group,
         },
     )
 
 
-def _destination_options(person):
-    """Provinces outside the person's own, each with its pooling areas, for the no-JS select."""
-    own = person.insured_region_id[:2]
-    regions = Region.objects.exclude(code__startswith=own).filter(
-        level=RegionLevel.PROVINCE
-    ) | Region.objects.exclude(code__startswith=own).filter(is_pooling_area=True)
-    provinces: dict[str, dict] = {}
-    for region in regions.order_by("code"):
-        key = region.code[:2]
-        if region.level == RegionLevel.PROVINCE:
-            provinces.setdefault(key, {"province": region, "areas": []})["province"] = region
-        else:
-            provinces.setdefault(key, {"province": None, "areas": []})["areas"].append(region)
-    return [p for p in provinces.values() if p["province"] is not None]
+def _draft_create(wizard: Wizard, *, destination: str, address: str):
+    """The draft is made once the group and the destination are known; the dates step sets its real dates."""
+    filing = filing_services.filing_create_draft(
+        person=wizard.person,
+        actor=wizard.request.user,
+        group=wizard.group,
+        destination=destination,
+        destination_address=address,
+        start_date=today(),
+        channel="web",
+        idempotency_key=wizard["key"],
+    )
+    wizard._draft = filing
+    wizard.update(filing_id=filing.pk, group="")
 
 
 def step_destination(request, wizard: Wizard):
-    form = DestinationStepForm(request.POST or None, initial={"destination": wizard["destination"]})
+    data = request.POST if request.method == "POST" else None
+    form = DestinationStepForm(data, initial={"destination": wizard.destination})
+    draft = wizard.draft
     error = ""
-    chosen = wizard["destination"]
-    if request.method == "POST" and form.is_valid():
+    chosen = wizard.destination
+    # What the person typed is shown again as typed; it is kept only in the draft.
+    address = (
+        request.POST.get("address", "").strip()[:200]
+        if request.method == "POST"
+        else (draft.destination_address if draft is not None else "")
+    )
+    if request.method == "POST" and not form.is_valid():
+        error = form.errors["destination"][0]
+    elif request.method == "POST":
         code = form.cleaned_data["destination"]
-        address = request.POST.get("address", "").strip()[:200]
+        chosen = code
         try:
             preview = wizard.preview(destination=code)
         except ServiceError as exc:
             preview, error = None, exc.message
         if preview is not None and not preview["eligible"]:
             error = preview["reasons"][0]["message"]
-        if not error:
-            changed = code != wizard["destination"]
-            changes = {"destination": code, "destination_address": address}
-            if changed:
-                changes["institutions"] = []
-            failed = _apply(wizard, step="destination", **changes)
-            if failed:
-                return _go(failed)
-            if changed:
-                wizard.update(destination=code, institutions=[], all_institutions=True)
-                wizard.undo_from("destination")
-            wizard.update(address=address)
-            wizard.mark_done("destination")
-            return _go("institutions")
-        chosen = code
-    if request.method == "GET" and request.GET.get("d"):
-        chosen = request.GET["d"][:6]  # a look before choosing: nothing is saved
+        if not error and "look" not in request.POST:  # a look at what filing there takes saves nothing
+            changed = code != wizard.destination
+            if draft is None:
+                try:
+                    _draft_create(wizard, destination=code, address=address)
+                except ServiceError as exc:
+                    target = step_of_error(exc, "destination")
+                    if target == "group":
+                        return _go(_refused(wizard, exc, "group"))
+                    error = exc.message
+            else:
+                changes = {"destination": code, "destination_address": address}
+                if changed:
+                    changes["institutions"] = []
+                failed = _apply(wizard, step="destination", **changes)
+                if failed:
+                    return _go(failed)
+            if not error:
+                if changed:
+                    wizard.undo_from("destination")
+                wizard.mark_done("destination")
+                return _go("institutions")
     preview = None
     if chosen and not error:
         try:
@@ -519,75 +515,60 @@ def step_destination(request, wizard: Wizard):
         {
             "form": form,
             "error": error,
-            "provinces": _destination_options(wizard.person),
+            "provinces": destination_choices(insured_region=wizard.person.insured_region_id),
             "chosen": chosen,
+            "address": address,
             "person": wizard.person,
             "preview": preview,
-            "chosen_region": Region.objects.select_related("parent").filter(code=chosen).first()
-            if chosen
-            else None,
         },
     )
 
 
 def step_institutions(request, wizard: Wizard):
+    draft = wizard.draft
+    if draft is None:
+        wizard.undo_from("group")
+        return _go("destination")
     preview = wizard.preview()
-    destination = Region.objects.select_related("parent").get(code=wizard["destination"])
-    chosen_codes = list(wizard["institutions"])
+    destination = draft.destination
+    picked = [pick.institution for pick in draft.picks.select_related("institution__region")]
+    picks = [institution.code for institution in picked]
     error = ""
     if request.method == "POST":
-        if "add" in request.POST:
-            code = request.POST["add"].strip().upper()
-            if code not in chosen_codes:
-                if len(chosen_codes) >= preview["max_institutions"]:
-                    error = _("You can pick at most %(count)d institutions.") % {
-                        "count": preview["max_institutions"]
-                    }
-                else:
-                    chosen_codes.append(code)
-            if not error:
-                wizard.update(institutions=chosen_codes, all_institutions=False)
-            return _institutions_redirect(request, error, wizard)
-        if "remove" in request.POST:
-            code = request.POST["remove"].strip().upper()
-            wizard.update(institutions=[c for c in chosen_codes if c != code])
-            return _institutions_redirect(request, "", wizard)
-        mode = request.POST.get("mode", "pick" if chosen_codes else "all")
-        all_institutions = mode == "all" and not preview["pick_required"]
-        picks = [] if all_institutions else chosen_codes
-        if not all_institutions and not picks:
-            if preview["pick_required"]:
-                error = _("Your insured area asks you to pick 1 to %(count)d institutions.") % {
-                    "count": preview["max_institutions"]
-                }
+        if "add" in request.POST or "remove" in request.POST:
+            # The filing service decides what may be picked (how many, where, networked).
+            if "add" in request.POST:
+                code = request.POST["add"].strip().upper()
+                wanted = picks if code in picks else [*picks, code]
             else:
-                error = _("Pick at least one institution, or choose all networked institutions.")
-        else:
-            failed = _apply(wizard, step="institutions", institutions=picks)
-            if failed:
-                return _go(failed)
-            wizard.update(all_institutions=all_institutions, institutions=picks)
+                code = request.POST["remove"].strip().upper()
+                wanted = [c for c in picks if c != code]
+            try:
+                filing_services.filing_update_draft(filing=draft, actor=request.user, institutions=wanted)
+            except ServiceError as exc:
+                wizard.set_error("institutions", exc.message)
+            return _institutions_redirect(request)
+        # Picks are needed only where the insured area asks for them; elsewhere they are favourites.
+        required = _missing(wizard, E.INSTITUTIONS_REQUIRED)
+        if required is None:
             wizard.mark_done("institutions")
             return _go("dates")
+        error = required.message
     search = InstitutionSearchForm(
         request.GET or None,
         levels=InstitutionLevel.choices,
         services=Service.choices,
     )
-    results = Institution.objects.in_region(destination).settling().select_related("region")
-    if preview["required_service"]:
-        results = results.offering(preview["required_service"])
-    if search.is_valid():
-        data = search.cleaned_data
-        if data["q"]:
-            results = results.filter(name__contains=data["q"].strip()) | results.filter(
-                code=data["q"].strip().upper()
-            )
-        if data["level"] not in (None, ""):
-            results = results.filter(level=int(data["level"]))
-        if data["service"]:
-            results = results.offering(data["service"])
-    chosen = {i.code: i for i in Institution.objects.filter(code__in=chosen_codes).select_related("region")}
+    query = search.cleaned_data if search.is_valid() else {}
+    results = institution_search(
+        region=destination,
+        term=query.get("q", ""),
+        level=int(query["level"]) if query.get("level") not in (None, "") else None,
+        service=preview["required_service"] or "",
+        networked=True,
+    )
+    if query.get("service"):
+        results = results.offering(query["service"])
     return _render(
         request,
         wizard,
@@ -596,9 +577,9 @@ def step_institutions(request, wizard: Wizard):
             "preview": preview,
             "destination": destination,
             "search": search,
-            "results": list(results.order_by("-level", "code")[:30]),
-            "chosen": [chosen[c] for c in chosen_codes if c in chosen],
-            "chosen_codes": chosen_codes,
+            "results": list(results[:30]),
+            "chosen": picked,
+            "chosen_codes": picks,
             "error": error,
             "js_labels": {
                 "add": _("Add"),
@@ -607,51 +588,46 @@ def step_institutions(request, wizard: Wizard):
                 "levels": {str(k): str(v) for k, v in InstitutionLevel.choices},
                 "services": {k: str(v) for k, v in Service.choices},
             },
-            "mode": "all"
-            if wizard["all_institutions"] and not chosen_codes and not preview["pick_required"]
-            else "pick",
         },
     )
 
 
-def _institutions_redirect(request, error: str, wizard: Wizard):
-    if error:
-        wizard.set_error("institutions", error)
+def _institutions_redirect(request):
     query = request.POST.get("query", "")
     url = reverse("web:wizard-step", kwargs={"step": "institutions"})
     return redirect(f"{url}?{query}" if query else url)
 
 
 def step_dates(request, wizard: Wizard):
-    preview = wizard.preview()
-    start, end = _dates(wizard.state)
     draft = wizard.draft
-    if draft is not None:
-        start, end = draft.start_date, None if draft.long_term else draft.end_date
-    form = DatesStepForm(
-        request.POST or None, initial={"start_date": start or timezone.localdate(), "end_date": end}
-    )
+    if draft is None:
+        wizard.undo_from("group")
+        return _go("destination")
+    preview = wizard.preview()
+    start, end = draft.start_date, None if draft.long_term else draft.end_date
+    form = DatesStepForm(request.POST or None, initial={"start_date": start, "end_date": end})
     if request.method == "POST" and form.is_valid():
         start, end = form.cleaned_data["start_date"], form.cleaned_data["end_date"]
         if preview["long_term"]:
             end = None
-        wizard.update(start_date=start.isoformat(), end_date=end.isoformat() if end else "")
-        if draft is None:
-            failed = _create_draft(wizard)
-        else:
-            failed = _apply(wizard, step="dates", start_date=start, end_date=end)
+        failed = _apply(wizard, step="dates", start_date=start, end_date=end)
         if failed:
             return _go(failed)
         wizard.mark_done("dates")
         return _go("materials")
-    return _render(request, wizard, "dates", {"form": form, "preview": preview, "draft": draft})
+    return _render(request, wizard, "dates", {"form": form, "preview": preview})
+
+
+def _needed_materials(preview: dict, documents: list) -> list[dict]:
+    have = {d.kind for d in documents}
+    return [{"kind": m["kind"], "label": m["label"], "have": m["kind"] in have} for m in preview["materials"]]
 
 
 def step_materials(request, wizard: Wizard):
     draft = wizard.draft
     if draft is None:
-        wizard.undo_from("institutions")
-        return _go("dates")
+        wizard.undo_from("group")
+        return _go("destination")
     preview = wizard.preview()
     proxy_form = ProxyForm(request.POST or None, prefix="proxy", initial=ProxyForm.initial_from(draft))
     form = MaterialsStepForm(request.POST or None, initial={"commitment": draft.commitment})
@@ -669,18 +645,23 @@ def step_materials(request, wizard: Wizard):
                     messages.error(request, exc.message)
             return _go("materials")
         if form.is_valid() and proxy_form.is_valid():
-            commitment = bool(form.cleaned_data["commitment"]) and preview["commitment_allowed"]
-            failed = _apply(wizard, step="materials", commitment=commitment, proxy=proxy_form.cleaned_proxy())
+            # The service refuses a commitment where the insured area needs the documents.
+            failed = _apply(
+                wizard,
+                step="materials",
+                commitment=bool(form.cleaned_data["commitment"]),
+                proxy=proxy_form.cleaned_proxy(),
+            )
             if failed:
                 return _go(failed)
-            wizard.update(commitment=commitment)
-            wizard.mark_done("materials")
-            return _go("review")
+            missing = _missing(wizard, E.MATERIALS_MISSING)
+            if missing is None:
+                wizard.mark_done("materials")
+                return _go("review")
+            wizard.set_error("materials", missing.message)
+            wizard.undo_from("dates")
+            return _go("materials")
     documents = list(draft.documents.all())
-    have = {d.kind for d in documents}
-    needed = [
-        {"kind": m["kind"], "label": m["label"], "have": m["kind"] in have} for m in preview["materials"]
-    ]
     kinds = [(m["kind"], m["label"]) for m in preview["materials"]] + [
         (k, label)
         for k, label in DocumentKind.choices
@@ -692,9 +673,8 @@ def step_materials(request, wizard: Wizard):
         "materials",
         {
             "preview": preview,
-            "draft": draft,
             "documents": documents,
-            "needed": needed,
+            "needed": _needed_materials(preview, documents),
             "form": form,
             "proxy_form": proxy_form,
             "document_form": DocumentForm(kinds=kinds),
@@ -706,8 +686,8 @@ def step_materials(request, wizard: Wizard):
 def step_review(request, wizard: Wizard):
     draft = wizard.draft
     if draft is None:
-        wizard.undo_from("institutions")
-        return _go("dates")
+        wizard.undo_from("group")
+        return _go("destination")
     if request.method == "POST":
         try:
             filing = filing_services.filing_submit(
@@ -724,15 +704,19 @@ def step_review(request, wizard: Wizard):
             )
         return redirect("web:filing", filing_id=filing.pk)
     preview = wizard.preview()
+    missing = [
+        {"message": p.message, "step": step_of_error(p, "materials")}
+        for p in filing_services.filing_missing(filing=draft)
+    ]
     return _render(
         request,
         wizard,
         "review",
         {
-            "draft": draft,
             "preview": preview,
             "picks": [p.institution for p in draft.picks.all()],
             "documents": list(draft.documents.all()),
+            "missing": missing,
             "scheme_label": Scheme(wizard.person.scheme).label,
         },
     )

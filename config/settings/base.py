@@ -236,6 +236,8 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
     "notifications-sweep": {"task": "notifications.tasks.sweep_pending", "schedule": 60.0},
     "deferred-sweep": {"task": "core.tasks.sweep_deferred", "schedule": 60.0},
+    # Expired sessions are not kept: Django deletes them only when asked.
+    "sessions-clear": {"task": "core.tasks.clear_sessions", "schedule": crontab(minute=20, hour=3)},
     "filing-expire": {"task": "filing.tasks.expire_filings", "schedule": crontab(minute=5, hour=0)},
     "filing-expiry-reminders": {
         "task": "filing.tasks.remind_expiring",

@@ -219,6 +219,7 @@ def test_person_is_told_of_each_step_without_personal_data_in_the_message(area, 
     submitted_ctx, approved_ctx = events[0].context, events[1].context
     assert submitted_ctx == {
         "filing_id": filing.pk,
+        "filing_number": filing.serial,
         "group": "resident",
         "destination_name": "北京市",
         "review_deadline": filing.review_deadline.isoformat(),

@@ -24,6 +24,7 @@ PACKAGES = (
     "ecode",
     "notifications",
     "settlement",
+    "his",
     "web",
     "config",
 )
@@ -36,12 +37,16 @@ NAMED_DOORS = {
     "accounts.permissions",  # who may call an endpoint
     "accounts.person_search",  # finding a person in admin without personal data in URLs
     "accounts.tokens",  # bearer tokens
+    "accounts.authentication",  # how a caller proves who it is (API keys, bearer tokens)
     "ecode.qr",  # an e-code drawn as a QR image
     "filing.coverage",  # which filing is in force, and where it settles
     "filing.policy",  # the national filing rules
     "filing.dates",  # filing's calendar (validity months, working days)
+    "filing.referrals",  # a referral filed by the referring hospital (his 2501/2502)
+    "filing.documents",  # a stored document served safely (its checked type, nosniff, never cached)
     "reference.signals",  # reference data changed in bulk
-    "settlement.explain",  # the benefit rules a settlement applied, in plain words
+    "settlement.calculator",  # how a bill's money splits (pure)
+    "settlement.explain",  # the plain words for the rules a settlement applied
 }
 # Importers outside the contract: URL and settings wiring, and the demo data set `make run` loads (it seeds
 # every app, in dependency order, through their services).

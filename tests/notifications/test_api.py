@@ -18,7 +18,11 @@ def read_url(notification_id) -> str:
 
 def make_notifications(person, count: int) -> list[Notification]:
     for i in range(count):
-        notification_create(person=person, event="filing_submitted", context={"filing_id": i})
+        notification_create(
+            person=person,
+            event="filing_submitted",
+            context={"filing_id": i, "filing_number": f"BA51010020260301{i:08d}"},
+        )
     return list(Notification.objects.filter(person=person).order_by("id"))
 
 
@@ -36,9 +40,9 @@ def test_inbox_lists_own_notifications_newest_first_with_unread_count(person_cli
     assert [item["id"] for item in body["results"]] == [n.pk for n in reversed(mine)]
     first = body["results"][0]
     assert first["title"] == "异地就医备案申请已提交"
-    assert "备案编号：2" in first["body"]
+    assert "备案编号：BA5101002026030100000002" in first["body"]
     assert first["is_read"] is False and first["read_at"] is None
-    assert first["context"] == {"filing_id": 2} and first["event"] == "filing_submitted"
+    assert first["context"]["filing_id"] == 2 and first["event"] == "filing_submitted"
 
 
 def test_inbox_is_in_the_persons_language(person_client):

@@ -6,6 +6,7 @@ from notifications.rendering import message_render
 
 FULL_CONTEXT = {
     "filing_id": 12,
+    "filing_number": "BA51010020260301" + "12345678",
     "group": "retiree",
     "destination_name": "三亚市",
     "review_deadline": "2026-03-02",
@@ -20,6 +21,7 @@ FULL_CONTEXT = {
     "used_at": "2026-03-01T02:30:00+00:00",
     "scene": "settlement",
     "settlement_id": 5,
+    "settlement_number": "JS20260301000000123456",
     "total": "1234.50",
     "person_pays": "200.00",
 }
@@ -95,7 +97,10 @@ def test_submitted_shows_the_review_deadline():
     message = message_render(
         event="filing_submitted", channel="sms", language="zh-hans", context=FULL_CONTEXT
     )
-    assert message.body == "您的异地就医备案（编号12）已提交，将于2026年3月2日前完成审核。结果会另行通知。"
+    assert (
+        message.body
+        == "您的异地就医备案（编号BA5101002026030112345678）已提交，将于2026年3月2日前完成审核。结果会另行通知。"
+    )
 
 
 @pytest.mark.parametrize(
@@ -106,3 +111,18 @@ def test_use_at_an_institution_names_what_it_was_used_for(scene, zh, en):
     context = {"institution_name": "同仁堂", "scene": scene}
     assert zh in message_render(event="ecode_used", channel="inbox", language="zh-hans", context=context).body
     assert en in message_render(event="ecode_used", channel="inbox", language="en", context=context).body
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("event", [e.value for e in Event])
+def test_notices_name_the_filing_and_settlement_by_their_numbers_never_by_database_ids(
+    event, channel, language
+):
+    context = {**FULL_CONTEXT, "filing_id": 987654, "settlement_id": 876543}
+    text = message_render(event=event, channel=channel, language=language, context=context).text
+    assert "987654" not in text and "876543" not in text
+    if event.startswith("filing_"):
+        assert FULL_CONTEXT["filing_number"] in text
+    if event.startswith("settlement_") and (channel != "sms" or event == "settlement_reversed"):
+        assert FULL_CONTEXT["settlement_number"] in text

@@ -64,6 +64,7 @@ def test_counter_settles_and_gets_the_itemised_split(setup, counter_client):
     note = Notification.objects.get(person=person, event="settlement_completed")
     assert note.context == {
         "settlement_id": str(body["id"]),
+        "settlement_number": body["number"],
         "institution_name": operator.institution.name,
         "total": "582.30",
         "person_pays": "400.80",

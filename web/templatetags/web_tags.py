@@ -73,3 +73,35 @@ def tabbar(context, current: str):
     user = context["request"].user
     person = getattr(user, "person", None) if user.is_authenticated else None
     return {"current": current, "unread": unread_count(person=person) if person is not None else 0}
+
+
+@register.filter
+def digit_groups(value: str, size: int = 4) -> str:
+    """A long code in groups of `size` digits, for reading aloud or typing (counters ignore the spaces)."""
+    text = str(value or "")
+    return " ".join(text[i : i + size] for i in range(0, len(text), size))
+
+
+def _wide(char: str) -> bool:
+    return ord(char) >= 0x2E80  # CJK characters and full-width punctuation
+
+
+_CLOSING = "。！？；：，、）」』"
+
+
+@register.filter
+def one_line(value: str) -> str:
+    """A notice's lines as one line for a preview. Chinese lines meet without a space after their closing mark
+    (no "。 "), or with "；" where a line has none (a "label：value" line); other lines with a space."""
+    lines = [line.strip() for line in str(value or "").splitlines() if line.strip()]
+    text = ""
+    for line in lines:
+        if text:
+            if text[-1] in _CLOSING:
+                pass
+            elif _wide(text[-1]) or _wide(line[0]):
+                text += "；"
+            else:
+                text += " "
+        text += line
+    return text

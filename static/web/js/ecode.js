@@ -31,7 +31,7 @@
   function show(data) {
     img.src = data.image;
     box.setAttribute("data-token", data.token);
-    if (digits) digits.textContent = data.token;
+    if (digits) digits.textContent = data.token.replace(/(\d{4})(?=\d)/g, "$1 "); // read aloud in fours
     box.classList.remove("stale");
     overlay.hidden = true;
     offline = false;

@@ -54,7 +54,7 @@
           var option = select.querySelector('option[value="' + region.code + '"]');
           if (!option) return;
           var item = el("li");
-          var button = el("button", "linkish list-link", option.textContent);
+          var button = el("button", "region-option", option.textContent);
           button.type = "button";
           button.setAttribute("role", "option");
           button.addEventListener("click", function () { choose(region.code); });
@@ -72,9 +72,17 @@
         if (first) first.click();
       }
     });
-    // Show what filing for the chosen place would take, before moving on.
+    // Show what filing for the chosen place would take, before moving on: the page comes back with the
+    // address as typed, and nothing is saved until "Next".
     select.addEventListener("change", function () {
-      if (select.value) window.location.search = "?d=" + encodeURIComponent(select.value);
+      if (!select.value) return;
+      var form = document.getElementById("destination-form");
+      var look = document.createElement("input");
+      look.type = "hidden";
+      look.name = "look";
+      look.value = "1";
+      form.appendChild(look);
+      form.submit();
     });
   }
 
