@@ -50,7 +50,7 @@ class EstimatedCountPaginator(Paginator):
     there) and beyond it the planner's estimate of the query's rows (an EXPLAIN, which reads no rows): the same
     two queries at any size, and never a count of the whole table. Elsewhere (SQLite) the exact count."""
 
-    exact_up_to = 10_000
+    exact_up_to = 1_000
 
     @cached_property
     def count(self) -> int:

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from .deferred import deferred_run, deferred_sweep
+from .partitions import partitions_ensure, partitions_retire
 
 
 @shared_task(name="core.tasks.run_deferred", acks_late=True, ignore_result=True)
@@ -15,3 +16,12 @@ def run_deferred(deferred_id: int) -> str | None:
 def sweep_deferred() -> int:
     """Queues deferred rows left pending or running too long (run by Celery beat every minute)."""
     return deferred_sweep()
+
+
+@shared_task(name="core.tasks.maintain_partitions", ignore_result=True)
+def maintain_partitions() -> dict:
+    """Creates the coming months' partitions and retires those past their retention (daily, by Celery beat;
+    idempotent, and nothing to do on SQLite)."""
+    created = partitions_ensure()
+    archived = partitions_retire()
+    return {"created": created, "archived": [str(path) for path in archived]}
