@@ -15,7 +15,7 @@ help:
 	@echo "make run    - install, migrate, load demo data and serve on http://127.0.0.1:8000 (SQLite, no other service)"
 	@echo "make test   - install test dependencies, run the whole suite against PostgreSQL and Redis, then the"
 	@echo "              embedded subset (pytest -m embedded) on SQLite with tasks in-process, as make run has it"
-	@echo "make lint   - ruff;  make bench - benchmarks (docs/performance.md)"
+	@echo "make lint   - ruff, the layering contract and mypy (run by make test);  make bench - benchmarks (docs/performance.md)"
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,7 @@ run: $(VENV)/.run-installed messages
 
 # The whole suite on PostgreSQL and Redis, then the flows a `make run` user reaches (marked `embedded`) again on
 # the embedded default: SQLite, local-memory cache, tasks in-process. Both run; either failing fails the target.
-test: $(VENV)/.dev-installed system-chromium messages
+test: $(VENV)/.dev-installed system-chromium messages lint
 	@$(PY) scripts/check_services.py
 	@status=0; \
 	echo "$(PY) -m pytest"; \
@@ -64,9 +64,13 @@ test: $(VENV)/.dev-installed system-chromium messages
 	$(PY) -m pytest --ds=config.settings.test_embedded -m embedded || status=$$?; \
 	exit $$status
 
+# ruff, the layering contract (docs/architecture.md: apps meet only through their doors, no cycles), then
+# mypy on core, reference, accounts and the door modules (pyproject.toml [tool.mypy]).
 lint: | $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -q -p no:randomly -p no:cacheprovider tests/foundation/test_layers.py
+	$(VENV)/bin/mypy
 
 format: | $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format .

@@ -7,9 +7,9 @@ from django.utils.translation import gettext_lazy as _
 from core.validators import validate_id_number, validate_phone
 from reference.choices import Scheme
 
-from .choices import Role
 from .models import ApiKey, InsuredPerson, User
 from .person_search import PersonSearchMixin
+from .scopes import scope, staff_area
 from .services import (
     api_key_create,
     api_key_revoke,
@@ -139,13 +139,13 @@ class InsuredPersonAdmin(PersonSearchMixin, admin.ModelAdmin):
         return obj.created_at
 
     def get_list_display(self, request):
-        if request.user.role == Role.REVIEWER:  # their own area only: the column would repeat it on every row
+        if staff_area(request.user):  # their own area only: the column would repeat it on every row
             return tuple(name for name in self.list_display if name != "insured_region")
         return self.list_display
 
     def get_list_filter(self, request):
         filters = super().get_list_filter(request)
-        if request.user.role == Role.REVIEWER:
+        if staff_area(request.user):
             return tuple(f for f in filters if f != "insured_region__parent")
         return filters
 
@@ -162,10 +162,7 @@ class InsuredPersonAdmin(PersonSearchMixin, admin.ModelAdmin):
         return () if obj is None else self.readonly_fields
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.role == Role.REVIEWER:
-            qs = qs.filter(insured_region_id=request.user.region_id)
-        return qs
+        return scope(super().get_queryset(request), request.user, "insured_region_id")
 
     def save_model(self, request, obj, form, change):
         if change:

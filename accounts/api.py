@@ -6,6 +6,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from reference.choices import SCHEME_CODES
 
 from .authentication import BearerTokenAuthentication
@@ -13,8 +14,6 @@ from .models import AuthToken
 from .permissions import IsInsuredPerson
 from .services import user_authenticate
 from .tokens import auth_token_issue, auth_token_revoke, user_sign_out_everywhere
-
-_ERROR = OpenApiResponse(description='{"code", "message", "fields"}')
 
 
 class TokenApi(APIView):
@@ -34,7 +33,7 @@ class TokenApi(APIView):
         request=TokenInputSerializer,
         responses={
             200: TokenOutputSerializer,
-            400: _ERROR,
+            400: ErrorSerializer,
             401: OpenApiResponse(description="`invalid_credentials`: wrong phone number or password"),
             403: OpenApiResponse(description="`not_an_insured_person`: staff and counters get no token"),
             429: OpenApiResponse(
@@ -58,7 +57,7 @@ class LogoutApi(APIView):
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]  # never a counter's key
     permission_classes = [IsInsuredPerson]
 
-    @extend_schema(request=None, responses={204: None, 401: _ERROR, 403: _ERROR})
+    @extend_schema(request=None, responses={204: None, 401: ErrorSerializer, 403: ErrorSerializer})
     def post(self, request):
         if isinstance(request.auth, AuthToken):
             auth_token_revoke(token=request.auth)
@@ -73,7 +72,7 @@ class LogoutEverywhereApi(APIView):
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]  # never a counter's key
     permission_classes = [IsInsuredPerson]
 
-    @extend_schema(request=None, responses={204: None, 401: _ERROR, 403: _ERROR})
+    @extend_schema(request=None, responses={204: None, 401: ErrorSerializer, 403: ErrorSerializer})
     def post(self, request):
         user_sign_out_everywhere(user=request.user, actor=request.user)
         return Response(status=204)

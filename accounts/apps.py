@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from reference.models import Institution
+        from reference.signals import institutions_changed
 
         from . import schema  # noqa: F401 - registers the OpenAPI authentication extensions
         from .models import ApiKey, User
@@ -23,3 +24,6 @@ class AccountsConfig(AppConfig):
                 weak=False,
                 dispatch_uid=f"apikey-{model}",
             )
+        institutions_changed.connect(
+            lambda **kwargs: api_key_cache_clear(), weak=False, dispatch_uid="apikey-institutions"
+        )

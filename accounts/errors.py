@@ -11,3 +11,4 @@ class AccountErrorCode(str, Enum):
     DUPLICATE_PHONE = "duplicate_phone"
     NOT_AN_INSURED_PERSON = "not_an_insured_person"
     NOT_A_COUNTER = "not_a_counter"
+    INVALID_REGION = "invalid_region"

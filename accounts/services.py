@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from core import pii
 from core.audit import audit_record
-from core.errors import ServiceError
+from core.errors import CommonErrorCode, ServiceError
 from core.validators import validate_id_number, validate_phone
 
 from .choices import Gender, Role
@@ -66,10 +66,10 @@ def person_create(
     name = (name or "").strip()
     if not name:
         raise ServiceError(
-            "invalid", _("The name is required."), fields={"name": [_("The name is required.")]}
+            CommonErrorCode.INVALID, _("The name is required."), fields={"name": [_("The name is required.")]}
         )
     if not insured_region.is_pooling_area:
-        raise ServiceError("invalid_region", _("The insured area must be a pooling area."))
+        raise ServiceError(AccountErrorCode.INVALID_REGION, _("The insured area must be a pooling area."))
     if InsuredPerson.objects.filter(id_number_hash=id_number_hash(id_number)).exists():
         raise ServiceError(
             AccountErrorCode.DUPLICATE_ID_NUMBER, _("This ID number is already registered."), status=409
@@ -225,7 +225,7 @@ def reviewer_create(*, username: str, password: str, region, actor=None) -> User
     from .roles import reviewers_group
 
     if not region.is_pooling_area:
-        raise ServiceError("invalid_region", _("A reviewer belongs to a pooling area."))
+        raise ServiceError(AccountErrorCode.INVALID_REGION, _("A reviewer belongs to a pooling area."))
     user = User(username=username, role=Role.REVIEWER, region=region, is_staff=True)
     user.set_password(password)
     user.save()

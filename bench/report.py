@@ -126,7 +126,7 @@ def main() -> None:
         "(`DB_PREPARE_THRESHOLD`), which takes the planning (about three quarters of the read's database time) "
         "off every check.",
         "- **One statement per verify**: the filings in force and whether this hospital is picked come with the "
-        "credential (`filing.selectors.coverage_among` decides in Python), and the same statement inserts the "
+        "credential (`filing.coverage.coverage_among` decides in Python), and the same statement inserts the "
         "check's CodeEvent, its result decided in SQL as the service decides it. A statement that is its own "
         "transaction commits without waiting for the WAL flush, so a crash of the database server could lose "
         "the checks of its last fraction of a second, never a use. This replaced a journal of checks in Redis "

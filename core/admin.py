@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import cast
 
 from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
@@ -54,7 +56,7 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        queryset = self.object_list
+        queryset = cast(QuerySet, self.object_list)
         connection = connections[getattr(queryset, "db", "default")]
         if connection.vendor != "postgresql" or not hasattr(queryset, "query"):
             return super().count
@@ -118,8 +120,8 @@ class LargeTableAdminMixin:
 
     recent_field = "created_at"
     show_full_result_count = False
-    paginator = EstimatedCountPaginator
-    date_hierarchy = None
+    paginator: type[Paginator] = EstimatedCountPaginator
+    date_hierarchy: str | None = None
 
     def get_list_filter(self, request):
         return (RecentPeriodFilter, *super().get_list_filter(request))

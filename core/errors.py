@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
 
 
 class CommonErrorCode(str, Enum):
@@ -27,6 +28,15 @@ class CommonErrorCode(str, Enum):
     CONFLICT = "conflict"
     SERVER_ERROR = "server_error"
     SERVICE_UNAVAILABLE = "service_unavailable"
+
+
+class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]  # not subscriptable at run time
+    """Every API error: a stable code to act on, a message in the user's language, and per-field messages."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    # The body's `fields` (DRF's metaclass takes declared fields off the class, so Serializer.fields stays).
+    fields = serializers.DictField(child=serializers.JSONField())  # type: ignore[assignment]
 
 
 class ServiceError(Exception):
@@ -51,6 +61,15 @@ class ServiceError(Exception):
 
     def __str__(self) -> str:  # never personal data: only the code reaches logs
         return self.code
+
+
+def refusal(
+    code: str | Enum, message: Any, field: str | None = None, *, status: int | None = None, **extra: Any
+) -> ServiceError:
+    """A ServiceError whose message is also the error of one input `field` (when given); `extra` adds fields."""
+    fields: dict[str, Any] = {field: [message]} if field else {}
+    fields.update(extra)
+    return ServiceError(code, message, fields=fields, status=status)
 
 
 class NotFound(ServiceError):

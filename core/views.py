@@ -9,6 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
+from . import db
 from .cache import cache_reachable
 from .deferred import broker_recovered
 
@@ -32,12 +33,16 @@ def readyz(request):
     one-use codes and sign-in limits, deferred work waits in its outbox), so the load balancer keeps this
     instance. 503 `{"status": "down"}`: the database does not answer; nothing can be served. `checks` says
     which: each of `database`, `cache`, `broker` is "ok" or "unavailable" (`broker` is "in_process" where
-    tasks run in the web process, as with `make run`).
+    tasks run in the web process, as with `make run`). With a replica configured (DATABASE_REPLICA_URL),
+    `replica` is "ok", "lagging" (further behind than REPLICA_MAX_LAG_SECONDS) or "unavailable"; either of the
+    latter is "degraded" too, since its reads are then served by the primary.
     """
     checks = {"database": _database(), "cache": OK if cache_reachable() else UNAVAILABLE, "broker": _broker()}
+    if db.replica_configured():
+        checks["replica"] = db.replica_check()
     if checks["database"] != OK:
         status, code = "down", 503
-    elif UNAVAILABLE in checks.values():
+    elif UNAVAILABLE in checks.values() or checks.get("replica") == db.LAGGING:
         status, code = "degraded", 200
     else:
         status, code = "ok", 200

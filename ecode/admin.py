@@ -5,18 +5,14 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import Role
 from accounts.person_search import PersonSearchMixin
+from accounts.scopes import scope, staff_area
 from core.admin import AuditEventInline, EstimatedCountPaginator, LargeTableAdminMixin, compact_datetime
 from core.errors import ServiceError
 
 from .models import CodeEvent, Credential, SigningKey
 from .services import credential_reinstate, credential_revoke, credential_suspend
 from .verifier import EcodeErrorCode
-
-
-def _is_reviewer(request) -> bool:
-    return not request.user.is_superuser and request.user.role == Role.REVIEWER
 
 
 class ReasonForm(forms.Form):
@@ -97,15 +93,12 @@ class CredentialAdmin(PersonSearchMixin, admin.ModelAdmin):
         return compact_datetime(obj.updated_at)
 
     def get_list_display(self, request):
-        if _is_reviewer(request):  # their own area only: the column would repeat it on every row
+        if staff_area(request.user):  # their own area only: the column would repeat it on every row
             return tuple(name for name in self.list_display if name != "insured_region")
         return self.list_display
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if _is_reviewer(request):
-            queryset = queryset.filter(person__insured_region_id=request.user.region_id)
-        return queryset
+        return scope(super().get_queryset(request), request.user, "person__insured_region_id")
 
     def has_add_permission(self, request):
         return False

@@ -30,9 +30,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsCounter, IsInsuredPerson
+from core.db import for_reading
+from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from core.exceptions import error_body
 from filing.choices import CoverageReason, FilingGroup
-from filing.selectors import Coverage
+from filing.coverage import Coverage
 from reference.choices import SCHEME_CODES, Scheme
 
 from . import qr
@@ -46,7 +48,6 @@ from .services import (
     token_issue_for_person,
 )
 
-_ERROR = OpenApiResponse(description='{"code", "message", "fields"}')
 _MAX_TOKEN_INPUT = 1000  # a scanner types 227 digits and an Enter; anything far longer is not a scan
 
 
@@ -91,7 +92,7 @@ class ActivateApi(APIView):
 
     permission_classes = [IsInsuredPerson]
 
-    @extend_schema(request=None, responses={201: CredentialOutputSerializer, 409: _ERROR})
+    @extend_schema(request=None, responses={201: CredentialOutputSerializer, 409: ErrorSerializer})
     def post(self, request):
         credential = credential_activate(person=request.user.person, actor=request.user)
         return Response(_credential_body(credential), status=201)
@@ -110,7 +111,7 @@ class CurrentTokenApi(APIView):
         expires_at = serializers.DateTimeField()
         refresh_after = serializers.DateTimeField()
 
-    @extend_schema(responses={200: OutputSerializer, 409: _ERROR})
+    @extend_schema(responses={200: OutputSerializer, 409: ErrorSerializer})
     def get(self, request):
         issued = token_issue_for_person(person=request.user.person)
         response = Response(self.OutputSerializer(issued).data)
@@ -151,7 +152,7 @@ class CurrentSvgApi(_CurrentImageApi):
     def render(self, token: str) -> str:
         return qr.render_svg(token)
 
-    @extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, 409: _ERROR})
+    @extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, 409: ErrorSerializer})
     def get(self, request):
         return super().get(request)
 
@@ -164,7 +165,7 @@ class CurrentPngApi(_CurrentImageApi):
     def render(self, token: str) -> bytes:
         return qr.render_png(token)
 
-    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY, 409: _ERROR})
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY, 409: ErrorSerializer})
     def get(self, request):
         return super().get(request)
 
@@ -187,7 +188,7 @@ class HistoryApi(ListAPIView):
     serializer_class = OutputSerializer
 
     def get_queryset(self):
-        return code_events_for_person(person=self.request.user.person)
+        return for_reading(code_events_for_person(person=self.request.user.person))
 
 
 # --- The counter's side ---
@@ -495,9 +496,9 @@ class _CheckApi(APIView):
 
 _CHECK_RESPONSES = {
     200: CheckOutputSerializer,
-    400: _ERROR,
+    400: ErrorSerializer,
     403: CheckRefusalSerializer,
-    409: _ERROR,  # duplicate_request_no: the number was used for another request
+    409: ErrorSerializer,  # duplicate_request_no: the number was used for another request
     422: CheckRefusalSerializer,
 }
 

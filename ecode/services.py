@@ -25,7 +25,7 @@ from accounts.choices import Role
 from accounts.models import InsuredPerson
 from core.audit import audit_record
 from core.cache import cache_call
-from core.errors import ServiceError
+from core.errors import CommonErrorCode, ServiceError
 from core.fields import EncryptedTextField
 from ecode.keys import (
     KEYRING_TTL_SECONDS,
@@ -46,16 +46,18 @@ from ecode.token import (
     to_digits,
 )
 from ecode.verifier import VerificationError, verify
-from filing.choices import IN_FORCE_STATUSES, CoverageReason
-from filing.models import Filing, FilingInstitution
-from filing.selectors import (
+from filing.choices import CoverageReason
+from filing.coverage import (
     Coverage,
     coverage_among,
     emergency_settles,
     filing_coverage,
     filing_in_force,
     in_force_order,
+    in_force_params,
+    in_force_sql,
 )
+from filing.models import Filing, FilingInstitution
 from notifications.services import notification_create
 from reference.choices import SCHEME_CODES
 from reference.models import Region
@@ -110,7 +112,7 @@ class VerificationResult:
     insured_region_code: str = ""
     insured_region_name: str = ""
     scheme: str = ""
-    # filing.selectors.Coverage for this institution today (None when the person was not identified).
+    # filing.coverage.Coverage for this institution today (None when the person was not identified).
     coverage: Any = None
     issued_at: datetime | None = None
     expires_at: datetime | None = None
@@ -151,10 +153,6 @@ class VerificationResult:
 # --- Notifications (the notifications app writes its rows in our transaction) ---
 
 
-def _notify(*, person, event: str, context: dict) -> None:
-    notification_create(person=person, event=event, context=context)
-
-
 # --- Credentials ---
 
 
@@ -187,7 +185,7 @@ def credential_activate(*, person, actor) -> Credential:
             EcodeServiceErrorCode.ALREADY_ACTIVATED, _("The e-code is already activated."), status=409
         ) from None
     audit_record(actor=actor, action="ecode.activate", target=credential, to_state=credential.status)
-    _notify(person=person, event="ecode_activated", context={})
+    notification_create(person=person, event="ecode_activated", context={})
     return credential
 
 
@@ -226,7 +224,7 @@ def _required_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         message = _("A reason is required.")
-        raise ServiceError("invalid", message, fields={"reason": [message]})
+        raise ServiceError(CommonErrorCode.INVALID, message, fields={"reason": [message]})
     return reason
 
 
@@ -242,7 +240,7 @@ def credential_suspend(*, credential: Credential, actor, reason: str) -> Credent
         action="ecode.suspend",
         reason=reason,
     )
-    _notify(person=credential.person, event="ecode_suspended", context={"reason": reason})
+    notification_create(person=credential.person, event="ecode_suspended", context={"reason": reason})
     return credential
 
 
@@ -526,7 +524,7 @@ def _check_sql(whole_person: bool, vendor: str, candidates: int = 1) -> str:
 
     A use (``whole_person``) asks only whether any filing is in force, and leaves the rest to the filing
     selector. A verify takes each filing in force with whether the counter's institution is picked on it, so
-    that ``filing.selectors.coverage_among`` decides without another query. ``candidates`` member ids are
+    that ``filing.coverage.coverage_among`` decides without another query. ``candidates`` member ids are
     looked for at once (two during a subject-key rotation), and the code's use under each one's subject hash,
     in the one-use index (``check_use``: its id, time and institution, as a JSON array). Written as SQL because
     on the hot path the ORM's compilation of the same join and subqueries costs more than running them. Only
@@ -540,12 +538,9 @@ def _check_sql(whole_person: bool, vendor: str, candidates: int = 1) -> str:
     )
     fields = _check_person_fields(whole_person)
     pk = person.pk.column
-    column = {name: filing.get_field(name).column for name in ("person", "status", "start_date", "end_date")}
-    statuses = ", ".join(["%s"] * len(IN_FORCE_STATUSES))
-    in_force = (
-        f' FROM "{filing.db_table}" f WHERE f."{column["person"]}" = p."{pk}"'
-        f' AND f."{column["status"]}" IN ({statuses}) AND f."{column["start_date"]}" <= %s'
-        f' AND (f."{column["end_date"]}" IS NULL OR f."{column["end_date"]}" >= %s)'
+    in_force = (  # the filing app's own condition (filing.coverage.in_force_sql), not a copy
+        f' FROM "{filing.db_table}" f WHERE f."{filing.get_field("person").column}" = p."{pk}"'
+        f" AND {in_force_sql('f')}"
     )
     if whole_person:
         filings = f"EXISTS (SELECT 1{in_force})"
@@ -583,9 +578,8 @@ def _check_sql(whole_person: bool, vendor: str, candidates: int = 1) -> str:
 
 def _check_params(subjects: dict[int, str], on_date, institution=None) -> tuple:
     """The parameters of ``_check_sql``; ``subjects``: each candidate member id's subject hash."""
-    day = connection.ops.adapt_datefield_value(on_date)
     picked = () if institution is None else (institution.pk,)
-    return (*picked, *(str(status) for status in IN_FORCE_STATUSES), day, day, *subjects.values(), *subjects)
+    return (*picked, *in_force_params(on_date), *subjects.values(), *subjects)
 
 
 # What a verify's statement knows of each fact of ``ecode.refusals`` (the columns of ``_check_sql`` as ``c``).
@@ -955,7 +949,7 @@ def _check(
     request_no = (request_no or "").strip()
     if len(request_no) > 64:
         message = _("The request number is at most 64 characters.")
-        raise ServiceError("invalid", message, fields={"request_no": [message]})
+        raise ServiceError(CommonErrorCode.INVALID, message, fields={"request_no": [message]})
     text = token if isinstance(token, str) else ""
     event = CodeEvent(
         kind=kind,
@@ -1066,7 +1060,7 @@ def _consume(event: CodeEvent, *, verified, coverage, now: datetime, today) -> V
     try:
         with transaction.atomic():
             event.save(force_insert=True)
-            _notify(
+            notification_create(
                 person=event.person,
                 event="ecode_used",
                 context={
@@ -1135,7 +1129,7 @@ def ecode_consume(
 
     A person with no filing in force here is refused (``not_covered``, the code stays unused), unless
     ``emergency``: an emergency is treated as filed where the filing app says so
-    (``filing.selectors.emergency_settles``), and its bill is then settled as an emergency.
+    (``filing.coverage.emergency_settles``), and its bill is then settled as an emergency.
     """
     return _check(
         kind=CodeEventKind.CONSUME,

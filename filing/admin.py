@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from accounts.person_search import Kind, PersonSearchMixin
+from accounts.scopes import in_scope, scope
 from core.admin import AuditEventInline, compact_date, compact_datetime
 from core.errors import ServiceError
 
@@ -606,9 +607,7 @@ class GroupRuleForm(forms.ModelForm):
 
 
 def _own_policy(request, policy) -> bool:
-    if request.user.is_superuser:
-        return True
-    return policy is not None and policy.region_id is not None and policy.region_id == request.user.region_id
+    return in_scope(policy, request.user, "region_id")
 
 
 class GroupRuleInline(admin.StackedInline):
@@ -650,10 +649,8 @@ class FilingPolicyAdmin(admin.ModelAdmin):
     inlines = [GroupRuleInline]
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(Q(region_id=request.user.region_id) | Q(region__isnull=True))
+        # Every reviewer reads the national default their area falls back to.
+        return scope(super().get_queryset(request), request.user, "region_id", also=Q(region__isnull=True))
 
     def get_readonly_fields(self, request, obj=None):
         return ("region",) if obj is not None else ()

@@ -7,6 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsInsuredPerson
+from core.db import replica_reads
+from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from core.pagination import Pagination
 
 from .choices import PERSON_CHANNELS, Channel, DocumentKind, FilingGroup, ProxyRelation
@@ -18,7 +20,6 @@ from .selectors import (
     filings_for_person,
 )
 from .serializers import (
-    ErrorSerializer,
     FilingDocumentSerializer,
     FilingSerializer,
     RulesPreviewSerializer,
@@ -113,6 +114,7 @@ class FilingListCreateApi(APIView):
     @extend_schema(
         operation_id="filings_list", summary="List my filings", responses={200: FilingSerializer(many=True)}
     )
+    @replica_reads()
     def get(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(filings_for_person(person=request.user.person), request, view=self)

@@ -5,12 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-from django.utils import timezone
-
-
-def today() -> dt.date:
-    """Today in the service's time zone (Asia/Shanghai)."""
-    return timezone.localdate()
+from core.dates import today as today  # the one "today"; filing's callers have always found it here
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -13,37 +13,12 @@ from accounts.models import User
 from reference.models import Institution
 
 from .choices import Channel, FilingGroup, FilingStatus
+from .coverage import filing_coverage, filing_in_force
 from .dates import today
 from .models import FilingPolicy, GroupRule
-from .selectors import filing_coverage, filing_in_force, filing_policy_for
-from .services import filing_approve, filing_create_draft, filing_policy_default_ensure, filing_submit
-
-LONG = {
-    FilingGroup.RETIREE: {
-        "materials": ["household_register"],
-        "commitment_allowed": True,
-        "retired_required": True,
-    },
-    FilingGroup.RESIDENT: {"materials": ["residence_proof"], "commitment_allowed": True},
-    FilingGroup.WORKER: {"materials": ["work_proof"], "commitment_allowed": True},
-}
-TEMPORARY = {
-    FilingGroup.REFERRAL: {"materials": ["referral_letter"], "validity_months": 6, "max_validity_months": 12},
-    FilingGroup.EMERGENCY: {"validity_months": 6, "auto_approve": True},
-    FilingGroup.TEMPORARY: {"validity_months": 6, "max_validity_months": 12, "commitment_allowed": True},
-}
-
-
-def _rules(*, wait: int, **overrides) -> dict:
-    rules = {}
-    for group, values in {**LONG, **TEMPORARY}.items():
-        rule = dict(values)
-        if group in LONG:
-            rule["min_months_before_change"] = wait
-        rule.update(overrides.get(group, {}))
-        rules[group] = rule
-    return rules
-
+from .policy import filing_policy_default_ensure, national_rules
+from .selectors import filing_policy_for
+from .services import filing_approve, filing_create_draft, filing_submit
 
 R, T = FilingGroup.REFERRAL, FilingGroup.TEMPORARY
 # area: (policy fields, group rules)
@@ -51,17 +26,17 @@ POLICIES = {
     # Harbin: reviewed within 10 working days, six months before a change, generous retroactive filing.
     "230100": (
         {"review_deadline_days": 10, "instant_approval": False, "retroactive_days": 180},
-        _rules(wait=6),
+        national_rules(wait=6),
     ),
     # Chengdu: commitment filings approved at once, five working days otherwise.
     "510100": (
         {"review_deadline_days": 5, "instant_approval": True, "retroactive_days": 90},
-        _rules(wait=3),
+        national_rules(wait=3),
     ),
     # Shijiazhuang: reviewed within 10 working days.
     "130100": (
         {"review_deadline_days": 10, "instant_approval": False, "retroactive_days": 60},
-        _rules(wait=6),
+        national_rules(wait=6),
     ),
     # Baoding: still asks people to pick 1 to 4 institutions; referrals need inpatient care; workers must prove
     # their work (no commitment).
@@ -73,7 +48,7 @@ POLICIES = {
             "pick_required": True,
             "max_institutions": 4,
         },
-        _rules(
+        national_rules(
             wait=6,
             **{R: {"required_service": "inpatient"}, FilingGroup.WORKER: {"commitment_allowed": False}},
         ),
@@ -81,12 +56,12 @@ POLICIES = {
     # Shenzhen: instant approval of commitment filings, no retroactive filing, no waiting period.
     "440300": (
         {"review_deadline_days": 5, "instant_approval": True, "retroactive_days": 0},
-        _rules(wait=0),
+        national_rules(wait=0),
     ),
     # Hangzhou: commitment filings approved at once; temporary filings may run up to a year.
     "330100": (
         {"review_deadline_days": 5, "instant_approval": True, "retroactive_days": 90},
-        _rules(wait=3, **{T: {"max_validity_months": 12}}),
+        national_rules(wait=3, **{T: {"max_validity_months": 12}}),
     ),
 }
 # Demo people who get a filing in force, so the e-code and settlement demos have something to show.

@@ -2,39 +2,32 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.choices import PersonStatus, Role
+from accounts.choices import PersonStatus
+from accounts.scopes import scope
 from core.errors import NotFound, ServiceError
 from reference.choices import RegionLevel
-from reference.models import Institution, Region
+from reference.models import Region
+from reference.selectors import institution_search, same_province
 
 from .choices import (
-    EMERGENCY_OVERRIDES,
-    IN_FORCE_STATUSES,
-    CoverageReason,
     DocumentKind,
     FilingGroup,
     FilingStatus,
 )
-from .dates import today
+
+# The in-force rule lives in .coverage; these two stay readable here, where callers have always found them.
+from .coverage import filing_coverage as filing_coverage
+from .coverage import filing_in_force as filing_in_force
 from .errors import FilingErrorCode
 from .models import Filing, FilingDocument, FilingInstitution, FilingPolicy, GroupRule
+from .policy import ratio_cut_points_for
 
 PREVIEW_INSTITUTIONS = 20
-
-
-def region_covers(destination_code: str, region_code: str) -> bool:
-    """Whether the pooling area `region_code` lies in a destination (a pooling area, or a whole province, whose
-    code ends in 0000). Codes alone decide, so callers need not load regions."""
-    if destination_code.endswith("0000"):
-        return region_code[:2] == destination_code[:2]
-    return region_code == destination_code
 
 
 # --- Policies ---
@@ -50,11 +43,10 @@ def filing_policy_for(*, region: Region | str) -> FilingPolicy:
     if own is not None:
         return own
     default = next((p for p in policies if p.region_id is None), None)
-    if default is None:
-        # Migration 0003 creates it; this only runs if someone removed it.
-        from .services import filing_policy_default_ensure
-
-        default = filing_policy_default_ensure()
+    if default is None:  # migration 0003 creates it (filing.policy.filing_policy_default_ensure restores it)
+        raise ImproperlyConfigured(
+            "The default filing policy is missing: run manage.py seed_demo or migrate."
+        )
     return default
 
 
@@ -99,124 +91,7 @@ def document_get_for_person(*, person, filing_id: int, document_id: int) -> Fili
 
 def filings_for_reviewer(*, user) -> QuerySet[Filing]:
     """Filings a staff user may see: a reviewer their own pooling area's, a superuser all, others none."""
-    qs = Filing.objects.all()
-    if user.is_superuser:
-        return qs
-    if getattr(user, "role", None) == Role.REVIEWER and user.region_id:
-        return qs.filter(insured_region_id=user.region_id)
-    return qs.none()
-
-
-# --- In force at a counter ---
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """Whether direct settlement applies at one institution, and why (for the counter)."""
-
-    filing: Filing | None
-    applies: bool
-    reason: str
-
-    @property
-    def message(self) -> str:
-        return str(CoverageReason(self.reason).label)
-
-
-def in_force_order(filings: list[Filing]) -> list[Filing]:
-    """Filings in force, in the order they speak for the person: a regular filing before an emergency
-    episode, then the most recent first."""
-    return sorted(filings, key=lambda f: (f.group == FilingGroup.EMERGENCY, -f.start_date.toordinal(), -f.pk))
-
-
-def _in_force(*, person, on_date: dt.date) -> list[Filing]:
-    return in_force_order(
-        Filing.objects.filter(person=person, status__in=IN_FORCE_STATUSES, start_date__lte=on_date)
-        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on_date))
-        .select_related("destination")
-    )
-
-
-def _picked_here(filings: list[Filing], institution: Institution) -> set[int]:
-    ids = [f.pk for f in filings if f.pick_required]
-    if not ids:
-        return set()
-    return set(
-        FilingInstitution.objects.filter(filing_id__in=ids, institution_id=institution.pk).values_list(
-            "filing_id", flat=True
-        )
-    )
-
-
-def filing_coverage(
-    *, person, institution: Institution, on_date: dt.date | None = None, service: str | None = None
-) -> Coverage:
-    """Whether a filing in force on `on_date` (default today) lets the person settle directly at `institution`,
-    and for `service` when given. At most two queries."""
-    filings = _in_force(person=person, on_date=on_date or today())
-    return coverage_among(
-        filings, institution, picked_here=lambda here: _picked_here(here, institution), service=service
-    )
-
-
-def coverage_among(
-    filings: list[Filing], institution: Institution, *, picked_here, service: str | None = None
-) -> Coverage:
-    """The rule of ``filing_coverage`` over filings already known to be in force (in ``in_force_order``).
-
-    ``picked_here(filings)`` gives the ids of those of ``filings`` on which the person picked ``institution``
-    (asked only when it matters); the counter's check passes what its own query found."""
-    if not filings:
-        return Coverage(None, False, CoverageReason.NO_FILING.value)
-    here = [f for f in filings if region_covers(f.destination_id, institution.region_id)]
-    if not here:
-        return Coverage(filings[0], False, CoverageReason.OTHER_DESTINATION.value)
-    if not (institution.active and institution.networked):
-        return Coverage(here[0], False, CoverageReason.INSTITUTION_NOT_NETWORKED.value)
-    picked = picked_here(here) if any(f.pick_required for f in here) else set()
-    usable = [f for f in here if not f.pick_required or f.pk in picked]
-    if not usable:
-        return Coverage(here[0], False, CoverageReason.INSTITUTION_NOT_PICKED.value)
-    if service and not institution.offers(service):
-        return Coverage(usable[0], False, CoverageReason.SERVICE_NOT_OFFERED.value)
-    return Coverage(usable[0], True, CoverageReason.OK.value)
-
-
-def filing_in_force(
-    *, person, institution: Institution | None = None, on_date: dt.date | None = None
-) -> Filing | None:
-    """The approved filing in force on `on_date` (default today) for the person, in any scheme; with
-    `institution`, only one under which that institution settles directly."""
-    if institution is None:
-        filings = _in_force(person=person, on_date=on_date or today())
-        return filings[0] if filings else None
-    coverage = filing_coverage(person=person, institution=institution, on_date=on_date)
-    return coverage.filing if coverage.applies else None
-
-
-def emergency_problem(*, person, institution: Institution) -> tuple[FilingErrorCode, str] | None:
-    """Why an emergency treated at `institution` cannot be recorded as filed there (the checks of
-    `filing.services.filing_record_emergency`), or None."""
-    if not (institution.active and institution.networked):
-        return FilingErrorCode.INSTITUTION_NOT_NETWORKED, _(
-            "%(name)s cannot settle cross-provincial bills."
-        ) % {"name": institution.name}
-    if institution.region_id[:2] == person.insured_region_id[:2]:
-        return FilingErrorCode.DESTINATION_IN_INSURED_PROVINCE, _(
-            "Cross-provincial filing is for destinations outside your insured province."
-        )
-    return None
-
-
-def emergency_settles(coverage: Coverage, *, person, institution: Institution) -> bool:
-    """Whether an emergency at `institution` is settled directly all the same: under the filing in force
-    there, or as filed (the reason there is none is one an emergency overrides, and one can be recorded)."""
-    if coverage.applies:
-        return True
-    return (
-        coverage.reason in EMERGENCY_OVERRIDES
-        and emergency_problem(person=person, institution=institution) is None
-    )
+    return scope(Filing.objects.all(), user, "insured_region_id")
 
 
 # --- Eligibility and rules before filing ---
@@ -229,7 +104,7 @@ def destination_problem(*, person, destination: Region) -> tuple[FilingErrorCode
         return FilingErrorCode.DESTINATION_NOT_ALLOWED, _(
             "Choose a prefecture-level city, a municipality or a whole province."
         )
-    if destination.code[:2] == person.insured_region_id[:2]:
+    if same_province(destination.code, person.insured_region_id):
         return FilingErrorCode.DESTINATION_IN_INSURED_PROVINCE, _(
             "Cross-provincial filing is for destinations outside your insured province."
         )
@@ -290,10 +165,10 @@ def filing_rules_preview(*, person, group: str, destination: Region | str) -> di
         if group != FilingGroup.EMERGENCY
         else None
     )
-    networked = Institution.objects.in_region(destination).settling()
-    if rule and rule.required_service:
-        networked = networked.offering(rule.required_service)
-    sample = list(networked.select_related("region").order_by("-level", "code")[:PREVIEW_INSTITUTIONS])
+    networked = institution_search(
+        region=destination, networked=True, service=rule.required_service if rule else ""
+    )
+    sample = list(networked[:PREVIEW_INSTITUTIONS])
     long_term = FilingGroup(group).long_term
     materials = list(rule.materials) if rule else []
     return {
@@ -330,8 +205,6 @@ def filing_rules_preview(*, person, group: str, destination: Region | str) -> di
 def ratio_cut_points(*, person, group: str) -> int:
     # The cut belongs to the insured place's settlement policy (versioned per scheme and year); filing only
     # explains it before the person files.
-    from settlement.selectors import group_ratio_cut_points
-
-    return group_ratio_cut_points(
+    return ratio_cut_points_for(
         region_code=person.insured_region_id, scheme=person.scheme, group=group, on_date=timezone.localdate()
     )

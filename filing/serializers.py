@@ -4,17 +4,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from reference.api import InstitutionSerializer
+from reference.serializers import InstitutionSerializer
 
 from .choices import DocumentKind, FilingGroup, FilingStatus, ProxyRelation
-
-
-class ErrorSerializer(serializers.Serializer):
-    """Every API error: a stable code to act on, a message in the user's language, and per-field messages."""
-
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.JSONField())
 
 
 class PickedInstitutionSerializer(serializers.Serializer):

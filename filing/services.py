@@ -19,11 +19,14 @@ from django.utils.translation import gettext as _
 
 from accounts.choices import Role
 from accounts.models import InsuredPerson
+from accounts.scopes import in_scope
 from core.audit import audit_record
 from core.errors import PermissionDenied, ServiceError
+from core.errors import refusal as _error
 from core.masking import mask_id_number, mask_phone
 from core.validators import validate_id_number, validate_phone
 from reference.models import Institution, Region
+from reference.selectors import region_covers
 
 from .choices import (
     PERSON_CHANNELS,
@@ -33,17 +36,18 @@ from .choices import (
     FilingStatus,
     ProxyRelation,
 )
+from .coverage import emergency_problem, filing_coverage
 from .dates import add_months, today, validity_end, working_days_after
 from .documents import MAX_DOCUMENTS_PER_FILING, document_inspect
 from .errors import FilingErrorCode
 from .models import Filing, FilingDocument, FilingInstitution, FilingPolicy, GroupRule
+
+# The national rules live in .policy; the name stays importable here for callers that always found it here.
+from .policy import NATIONAL_DEFAULT_RULES as NATIONAL_DEFAULT_RULES
 from .selectors import (
     eligibility_problems,
-    emergency_problem,
-    filing_coverage,
     filing_policy_for,
     group_rule_of,
-    region_covers,
     region_get,
 )
 
@@ -96,7 +100,7 @@ def _actor_roles(filing: Filing, actor) -> set[str]:
         return roles
     if filing.person.user_id is not None and filing.person.user_id == actor.pk:
         roles.add(OWNER)
-    if actor.is_superuser or (actor.role == Role.REVIEWER and actor.region_id == filing.insured_region_id):
+    if in_scope(filing, actor, "insured_region_id"):
         roles.add(AREA_REVIEWER)
     if actor.role == Role.COUNTER and actor.institution_id:
         roles.add(COUNTER)
@@ -190,10 +194,6 @@ def _notify(filing: Filing, event: str, **extra) -> None:
     }
     context.update(extra)
     notification_create(person=filing.person, event=event, context=context)
-
-
-def _error(code: FilingErrorCode, message: str, field: str | None = None, status: int | None = None):
-    return ServiceError(code, message, fields={field: [message]} if field else None, status=status)
 
 
 def _lock_person(person_id: int) -> None:
@@ -1078,37 +1078,6 @@ def document_remove(*, document: FilingDocument, actor) -> None:
 
 
 # --- Policies ---
-
-NATIONAL_DEFAULT_RULES = {
-    FilingGroup.RETIREE: {
-        "materials": [DocumentKind.HOUSEHOLD_REGISTER],
-        "commitment_allowed": True,
-        "retired_required": True,
-    },
-    FilingGroup.RESIDENT: {"materials": [DocumentKind.RESIDENCE_PROOF], "commitment_allowed": True},
-    FilingGroup.WORKER: {"materials": [DocumentKind.WORK_PROOF], "commitment_allowed": True},
-    FilingGroup.REFERRAL: {
-        "materials": [DocumentKind.REFERRAL_LETTER],
-        "validity_months": 6,
-        "max_validity_months": 12,
-    },
-    FilingGroup.EMERGENCY: {"validity_months": 6, "auto_approve": True},
-    FilingGroup.TEMPORARY: {"validity_months": 6, "max_validity_months": 12, "commitment_allowed": True},
-}
-
-
-def filing_policy_default_ensure() -> FilingPolicy:
-    """The default policy (national rules) for areas without their own; created if missing."""
-    policy, created = FilingPolicy.objects.get_or_create(
-        region=None, defaults={"review_deadline_days": 10, "instant_approval": True, "retroactive_days": 90}
-    )
-    for group, values in NATIONAL_DEFAULT_RULES.items():
-        GroupRule.objects.get_or_create(
-            policy=policy,
-            group=group,
-            defaults={**values, "materials": [str(m) for m in values.get("materials", [])]},
-        )
-    return policy
 
 
 def filing_policy_record_change(*, policy: FilingPolicy, actor, changed: list[str]) -> None:

@@ -4,6 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsInsuredPerson
+from core.db import replica_reads
 from core.pagination import Pagination
 
 from .events import EVENT_CHOICES
@@ -46,6 +47,7 @@ class NotificationListApi(APIView):
             )
         },
     )
+    @replica_reads()
     def get(self, request):
         person = request.user.person
         unread_only = request.query_params.get("unread", "").lower() in ("1", "true", "yes")

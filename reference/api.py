@@ -1,42 +1,16 @@
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 
+from core.db import for_reading
 from core.errors import ServiceError
 
 from .choices import InstitutionKind, RegionLevel, Service
-from .models import Institution, Region
-
-
-class RegionSerializer(serializers.ModelSerializer):
-    parent = serializers.CharField(source="parent_id", allow_null=True)
-
-    class Meta:
-        model = Region
-        fields = ["code", "name", "level", "parent", "is_pooling_area"]
-
-
-class InstitutionSerializer(serializers.ModelSerializer):
-    region = serializers.CharField(source="region_id")
-    region_name = serializers.CharField(source="region.name")
-    services = serializers.ListField(child=serializers.CharField())
-
-    class Meta:
-        model = Institution
-        fields = [
-            "code",
-            "name",
-            "kind",
-            "level",
-            "region",
-            "region_name",
-            "address",
-            "services",
-            "networked",
-            "active",
-        ]
+from .errors import ReferenceErrorCode
+from .models import Region
+from .selectors import institution_search
+from .serializers import InstitutionSerializer, RegionSerializer
 
 
 class RegionListApi(ListAPIView):
@@ -67,7 +41,7 @@ class RegionListApi(ListAPIView):
             qs = qs.filter(is_pooling_area=True)
         if params.get("q"):
             qs = qs.filter(name__contains=params["q"].strip())
-        return qs
+        return for_reading(qs)
 
 
 class InstitutionListApi(ListAPIView):
@@ -91,34 +65,35 @@ class InstitutionListApi(ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        qs = Institution.objects.select_related("region").filter(active=True)
         params = self.request.query_params
+        region = None
         if params.get("region"):
             region = Region.objects.filter(code=params["region"]).first()
             if region is None:
                 raise ServiceError(
-                    "unknown_region", _("Unknown region code."), fields={"region": [_("Unknown.")]}
+                    ReferenceErrorCode.UNKNOWN_REGION,
+                    _("Unknown region code."),
+                    fields={"region": [_("Unknown.")]},
                 )
-            qs = qs.in_region(region)
-        if params.get("kind"):
-            if params["kind"] not in InstitutionKind.values:
-                raise ServiceError("invalid", _("Unknown kind."), fields={"kind": [_("Unknown kind.")]})
-            qs = qs.filter(kind=params["kind"])
-        if params.get("level"):
-            if params["level"] not in ("0", "1", "2", "3"):
-                raise ServiceError(
-                    "invalid", _("The level must be 0 to 3."), fields={"level": [_("Invalid.")]}
-                )
-            qs = qs.filter(level=int(params["level"]))
-        if params.get("service"):
-            if params["service"] not in Service.values:
-                raise ServiceError(
-                    "invalid", _("Unknown service."), fields={"service": [_("Unknown service.")]}
-                )
-            qs = qs.offering(params["service"])
-        if params.get("networked") in ("1", "true"):
-            qs = qs.filter(networked=True)
-        if params.get("q"):
-            term = params["q"].strip()
-            qs = qs.filter(name__contains=term) | qs.filter(code=term.upper())
-        return qs.order_by("-level", "code")
+        if params.get("kind") and params["kind"] not in InstitutionKind.values:
+            raise ServiceError(
+                ReferenceErrorCode.INVALID, _("Unknown kind."), fields={"kind": [_("Unknown kind.")]}
+            )
+        if params.get("level") and params["level"] not in ("0", "1", "2", "3"):
+            raise ServiceError(
+                ReferenceErrorCode.INVALID, _("The level must be 0 to 3."), fields={"level": [_("Invalid.")]}
+            )
+        if params.get("service") and params["service"] not in Service.values:
+            raise ServiceError(
+                ReferenceErrorCode.INVALID, _("Unknown service."), fields={"service": [_("Unknown service.")]}
+            )
+        return for_reading(
+            institution_search(
+                region=region,
+                kind=params.get("kind", ""),
+                level=int(params["level"]) if params.get("level") else None,
+                service=params.get("service", ""),
+                networked=params.get("networked") in ("1", "true"),
+                term=params.get("q", ""),
+            )
+        )

@@ -30,10 +30,6 @@ class Region(models.Model):
         return f"{self.name} ({self.code})"
 
     @property
-    def province_code(self) -> str:
-        return self.code[:2] + "0000"
-
-    @property
     def code_range(self) -> tuple[str, str]:
         """The first and last code a region of this province can have (its code and its children's)."""
         return self.code[:2] + "0000", self.code[:2] + "9999"
@@ -43,12 +39,6 @@ class Region(models.Model):
         if self.parent_id and self.parent_id != self.code:
             return f"{self.parent.name}{self.name}"
         return self.name
-
-    def contains(self, other: "Region") -> bool:
-        """True when `other` is this region or lies inside it (a prefecture of this province)."""
-        return other.code == self.code or (
-            self.level == RegionLevel.PROVINCE and other.parent_id == self.code
-        )
 
 
 class InstitutionQuerySet(models.QuerySet):

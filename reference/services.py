@@ -15,7 +15,10 @@ from django.utils.translation import gettext as _
 from core.errors import ServiceError
 
 from .choices import InstitutionKind, InstitutionLevel, RegionLevel
+from .errors import ReferenceErrorCode
 from .models import Institution, Region
+from .selectors import area_inside
+from .signals import institutions_changed
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 REGIONS_CSV = DATA_DIR / "regions.csv"
@@ -94,7 +97,7 @@ class ImportFailed(ServiceError):
 
     def __init__(self, result: ImportResult) -> None:
         super().__init__(
-            "import_rows_invalid",
+            ReferenceErrorCode.IMPORT_ROWS_INVALID,
             _("%(count)d row(s) are invalid; nothing was imported.") % {"count": len(result.errors)},
             fields={"rows": [e.__dict__ for e in result.errors]},
         )
@@ -114,15 +117,17 @@ def csv_rows_validate(
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise ServiceError("invalid_encoding", _("The file must be UTF-8 encoded CSV.")) from None
+            raise ServiceError(
+                ReferenceErrorCode.INVALID_ENCODING, _("The file must be UTF-8 encoded CSV.")
+            ) from None
     data = data.lstrip("\ufeff")
     rows = read_data_csv(data)
     if not rows:
-        raise ServiceError("empty_file", _("The file has no rows."))
+        raise ServiceError(ReferenceErrorCode.EMPTY_FILE, _("The file has no rows."))
     missing = [c for c in columns if c not in rows[0]]
     if missing:
         raise ServiceError(
-            "missing_columns",
+            ReferenceErrorCode.MISSING_COLUMNS,
             _("Missing columns: %(columns)s") % {"columns": ", ".join(missing)},
             fields={"columns": missing},
         )
@@ -138,7 +143,7 @@ def csv_rows_validate(
                 RowError(
                     line,
                     "code",
-                    "duplicate_code",
+                    ReferenceErrorCode.DUPLICATE_CODE.value,
                     _("The code repeats line %(line)d.") % {"line": seen[values["code"]]},
                 )
             )
@@ -159,17 +164,11 @@ def _parse_bool(value: str) -> bool | None:
     return None
 
 
-def _area_inside(area_code: str, region: Region) -> bool:
-    if region.level == RegionLevel.PROVINCE:
-        return area_code[:2] == region.code[:2]
-    return area_code[:4] == region.code[:4]
-
-
 def _validate_row(line: int, row: dict[str, str], regions: dict[str, Region]) -> tuple[dict, list[RowError]]:
     errors: list[RowError] = []
 
-    def err(field_name: str, code: str, message: str) -> None:
-        errors.append(RowError(line, field_name, code, message))
+    def err(field_name: str, code: ReferenceErrorCode, message: str) -> None:
+        errors.append(RowError(line, field_name, code.value, message))
 
     code = (row.get("code") or "").strip().upper()
     name = (row.get("name") or "").strip()
@@ -178,34 +177,46 @@ def _validate_row(line: int, row: dict[str, str], regions: dict[str, Region]) ->
     values: dict = {"code": code, "name": name, "kind": kind, "address": (row.get("address") or "").strip()}
 
     if not _CODE_RE.match(code):
-        err("code", "invalid_code", _("The code must be H or P followed by 11 digits."))
+        err("code", ReferenceErrorCode.INVALID_CODE, _("The code must be H or P followed by 11 digits."))
     if not name:
-        err("name", "required", _("The name is required."))
+        err("name", ReferenceErrorCode.REQUIRED, _("The name is required."))
     elif len(name) > 120:
-        err("name", "too_long", _("The name is longer than 120 characters."))
+        err("name", ReferenceErrorCode.TOO_LONG, _("The name is longer than 120 characters."))
     if kind not in InstitutionKind.values:
-        err("kind", "invalid_kind", _("The kind must be hospital, clinic or pharmacy."))
+        err("kind", ReferenceErrorCode.INVALID_KIND, _("The kind must be hospital, clinic or pharmacy."))
     elif _CODE_RE.match(code) and (code[0] == "P") != (kind == InstitutionKind.PHARMACY):
-        err("code", "code_kind_mismatch", _("Pharmacy codes start with P, medical institution codes with H."))
+        err(
+            "code",
+            ReferenceErrorCode.CODE_KIND_MISMATCH,
+            _("Pharmacy codes start with P, medical institution codes with H."),
+        )
     try:
         level = int((row.get("level") or "0").strip())
         if level not in InstitutionLevel.values:
             raise ValueError
         if kind == InstitutionKind.PHARMACY and level != 0:
-            err("level", "invalid_level", _("Pharmacies have no grade level."))
+            err("level", ReferenceErrorCode.INVALID_LEVEL, _("Pharmacies have no grade level."))
         values["level"] = level
     except ValueError:
-        err("level", "invalid_level", _("The level must be 0, 1, 2 or 3."))
+        err("level", ReferenceErrorCode.INVALID_LEVEL, _("The level must be 0, 1, 2 or 3."))
     region = regions.get(region_code)
     if region is None or not region.is_pooling_area:
-        err("region_code", "unknown_region", _("The region code is not a known pooling area."))
-    elif _CODE_RE.match(code) and not _area_inside(code[1:7], region):
-        err("code", "code_region_mismatch", _("The area digits of the code are not inside the region."))
+        err(
+            "region_code",
+            ReferenceErrorCode.UNKNOWN_REGION,
+            _("The region code is not a known pooling area."),
+        )
+    elif _CODE_RE.match(code) and not area_inside(code[1:7], region):
+        err(
+            "code",
+            ReferenceErrorCode.CODE_REGION_MISMATCH,
+            _("The area digits of the code are not inside the region."),
+        )
     values["region"] = region
     for name_ in ("inpatient", "general_outpatient", "chronic_outpatient", "networked", "active"):
         parsed = _parse_bool(row.get(name_, ""))
         if parsed is None:
-            err(name_, "invalid_boolean", _("Use 1 or 0."))
+            err(name_, ReferenceErrorCode.INVALID_BOOLEAN, _("Use 1 or 0."))
         values[name_] = bool(parsed)
     return values, errors
 
@@ -238,10 +249,8 @@ def institutions_import(*, data: str | bytes, dry_run: bool = False) -> ImportRe
             )
         result.created, result.updated = len(to_create), len(to_update)
     if not dry_run:
-        from accounts.services import api_key_cache_clear
-
-        # bulk_update sends no signals: an institution switched off here must stop its terminals at once.
-        api_key_cache_clear()
+        # bulk_update sends no post_save: an institution switched off here must stop its terminals at once.
+        institutions_changed.send(sender=Institution)
     return result
 
 

@@ -11,8 +11,8 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import Role
 from accounts.person_search import PersonSearchMixin
+from accounts.scopes import AreaScopedMixin, scope, staff_area
 from core.admin import AuditEventInline, LargeTableAdminMixin, compact_datetime
 from core.errors import ServiceError
 from reference.choices import RegionLevel
@@ -45,12 +45,10 @@ from .services import (
     clearing_export,
     flag_review,
     month_start,
+    policy_save,
+    prepayment_save,
     previous_month,
 )
-
-
-def _is_reviewer(request) -> bool:
-    return getattr(request.user, "role", None) == Role.REVIEWER and not request.user.is_superuser
 
 
 class _ProvinceFilter(admin.SimpleListFilter):
@@ -221,31 +219,6 @@ class AssistanceRuleInline(admin.TabularInline):
     extra = 0
 
 
-class AreaScopedMixin:
-    """Reviewers see and change only rows of their own pooling area (`area_field`)."""
-
-    area_field = "region_id"
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if _is_reviewer(request):
-            qs = qs.filter(**{self.area_field: request.user.region_id})
-        return qs
-
-    def _own(self, request, obj) -> bool:
-        return (
-            obj is None
-            or not _is_reviewer(request)
-            or getattr(obj, self.area_field) == request.user.region_id
-        )
-
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and self._own(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and self._own(request, obj)
-
-
 @admin.register(Policy)
 class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
     list_display = (
@@ -282,23 +255,15 @@ class PolicyAdmin(AreaScopedMixin, admin.ModelAdmin):
     )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "region" and _is_reviewer(request):
-            kwargs["queryset"] = Region.objects.filter(code=request.user.region_id)
+        if db_field.name == "region" and staff_area(request.user):
+            kwargs["queryset"] = scope(Region.objects.all(), request.user, "code")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_autocomplete_fields(self, request):
-        return () if _is_reviewer(request) else self.autocomplete_fields
+        return () if staff_area(request.user) else self.autocomplete_fields
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        from core.audit import audit_record
-
-        audit_record(
-            actor=request.user,
-            action="policy.change" if change else "policy.create",
-            target=obj,
-            data={"fields": sorted(form.changed_data)},
-        )
+        policy_save(policy=obj, actor=request.user, changed=form.changed_data)
 
 
 # --- Settlements ---------------------------------------------------------------------------------------------
@@ -394,12 +359,12 @@ class SettlementAdmin(PersonSearchMixin, ReadOnlyMixin, LargeTableAdminMixin, ad
         return compact_datetime(obj.settled_at)
 
     def get_list_display(self, request):
-        if _is_reviewer(request):  # their own insured area only: the column would repeat it on every row
+        if staff_area(request.user):  # their own insured area only: the column would repeat it on every row
             return tuple(name for name in self.list_display if name != "insured_region")
         return self.list_display
 
     def get_list_filter(self, request):
-        if _is_reviewer(request):
+        if staff_area(request.user):
             return tuple(f for f in super().get_list_filter(request) if f is not InsuredProvinceFilter)
         return super().get_list_filter(request)
 
@@ -433,10 +398,7 @@ class AccumulatorAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return obj.deductible_paid
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if _is_reviewer(request):
-            qs = qs.filter(person__insured_region_id=request.user.region_id)
-        return qs
+        return scope(super().get_queryset(request), request.user, "person__insured_region_id")
 
 
 # --- Clearing ------------------------------------------------------------------------------------------------
@@ -587,17 +549,7 @@ class PrepaymentAdmin(admin.ModelAdmin):
     inlines = [AuditEventInline]
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        from core.audit import audit_record
-
-        audit_record(
-            actor=request.user,
-            action="prepayment.change" if change else "prepayment.record",
-            target=obj,
-            data={"amount": str(obj.amount), "month": obj.month.isoformat()},
-        )
+        prepayment_save(prepayment=obj, actor=request.user)
 
 
 # --- Supervision ---------------------------------------------------------------------------------------------
@@ -646,10 +598,7 @@ class SupervisionFlagAdmin(PersonSearchMixin, admin.ModelAdmin):
         return [f for f in self.fields if f != "review_note"]
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if _is_reviewer(request):
-            qs = qs.filter(settlement__insured_region_id=request.user.region_id)
-        return qs
+        return scope(super().get_queryset(request), request.user, "settlement__insured_region_id")
 
     def has_add_permission(self, request):
         return False

@@ -11,8 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsCounter
+from core.db import replica_reads
+from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from core.pagination import Pagination
-from filing.serializers import ErrorSerializer  # the one "Error" component of the schema
 
 from .choices import VisitType
 from .errors import SettlementErrorCode
@@ -172,6 +173,7 @@ class SettlementListCreateApi(APIView):
     pagination_class = Pagination  # read by the schema too: the list is a page, not a bare array
 
     @extend_schema(operation_id="settlements_list", responses={200: SettlementSerializer(many=True)})
+    @replica_reads()
     def get(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(settlements_list(user=request.user), request, view=self)

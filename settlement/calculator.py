@@ -45,6 +45,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
+from .errors import SettlementErrorCode
+
 FEN = Decimal("0.01")
 RATIO_PLACES = Decimal("0.0001")
 ZERO = Decimal("0.00")
@@ -61,7 +63,8 @@ CLASS_C = "C"  # 丙
 class CalculationError(ValueError):
     """Input the arithmetic cannot take; ``code`` is a stable error code and ``field`` the offending input."""
 
-    def __init__(self, code: str, field: str = "") -> None:
+    def __init__(self, code: SettlementErrorCode | str, field: str = "") -> None:
+        code = code.value if isinstance(code, SettlementErrorCode) else code
         super().__init__(code)
         self.code = code
         self.field = field
@@ -217,9 +220,9 @@ def itemise(items: Sequence[BillItem], catalogue: Mapping[str, CatalogueEntry]) 
     lines = []
     for index, item in enumerate(items):
         if not isinstance(item.quantity, Decimal) or not item.quantity.is_finite() or item.quantity <= 0:
-            raise CalculationError("invalid_quantity", f"items.{index}.quantity")
+            raise CalculationError(SettlementErrorCode.INVALID_QUANTITY, f"items.{index}.quantity")
         if not isinstance(item.unit_price, Decimal) or not item.unit_price.is_finite() or item.unit_price < 0:
-            raise CalculationError("invalid_price", f"items.{index}.unit_price")
+            raise CalculationError(SettlementErrorCode.INVALID_PRICE, f"items.{index}.unit_price")
         amount = to_fen(item.quantity * item.unit_price)
         entry = catalogue.get(item.code)
         self_paid = first_share = eligible = ZERO
@@ -280,12 +283,12 @@ def settle(
 ) -> Split:
     """Compute the settlement of one bill (see the module docstring for every rule)."""
     if visit.visit_type not in VISIT_TYPES:
-        raise CalculationError("invalid_visit_type", "visit_type")
+        raise CalculationError(SettlementErrorCode.INVALID_VISIT_TYPE, "visit_type")
     if not items:
-        raise CalculationError("no_items", "items")
+        raise CalculationError(SettlementErrorCode.NO_ITEMS, "items")
     rate = policy.rates.get((visit.visit_type, visit.institution_level))
     if rate is None:
-        raise CalculationError("policy_incomplete", "visit_type")
+        raise CalculationError(SettlementErrorCode.POLICY_INCOMPLETE, "visit_type")
 
     lines = itemise(items, catalogue)
     total = sum((line.amount for line in lines), ZERO)

@@ -24,3 +24,12 @@ class SettlementErrorCode(str, Enum):
     REVERSAL_NOT_SAME_DAY = "reversal_not_same_day"
     SETTLEMENT_NOT_FOUND = "settlement_not_found"
     CATALOGUE_IMPORT_INVALID = "catalogue_import_invalid"
+    INVALID_PROVINCE = "invalid_province"
+    INVALID_STATUS = "invalid_status"
+    # One row of a catalogue import
+    INVALID_CODE = "invalid_code"
+    REQUIRED = "required"
+    INVALID_CATEGORY = "invalid_category"
+    INVALID_CLASS = "invalid_class"
+    INVALID_RATE = "invalid_rate"
+    FIRST_SHARE_NOT_CLASS_B = "first_share_not_class_b"

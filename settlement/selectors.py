@@ -11,6 +11,7 @@ from django.db.models import Prefetch, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from accounts.choices import Role
+from accounts.scopes import scope
 from core.errors import NotFound
 
 from . import calculator
@@ -28,22 +29,21 @@ from .models import (
 ZERO = Decimal("0.00")
 
 
-def province_code(region_code: str) -> str:
-    """The province of a 6-digit area code (first two digits + 0000)."""
-    return region_code[:2] + "0000"
-
-
 # --- Rules ---
+
+
+def _policies_in_force(*, region_code: str, scheme: str, on_date: dt.date) -> QuerySet[Policy]:
+    # The version in force first: the latest effective date not after `on_date`, in that year.
+    return Policy.objects.filter(
+        region_id=region_code, scheme=scheme, year=on_date.year, effective_from__lte=on_date
+    ).order_by("-effective_from")
 
 
 def policy_in_force(*, region_code: str, scheme: str, on_date: dt.date) -> Policy | None:
     """The insured place's policy version in force on `on_date` (the latest effective date not after it, in
     that year), with its rates, tiers and assistance rules."""
     return (
-        Policy.objects.filter(
-            region_id=region_code, scheme=scheme, year=on_date.year, effective_from__lte=on_date
-        )
-        .order_by("-effective_from")
+        _policies_in_force(region_code=region_code, scheme=scheme, on_date=on_date)
         .prefetch_related("rates", "critical_tiers", "assistance_rules")
         .first()
     )
@@ -131,12 +131,7 @@ def settlement_get(*, user, settlement_id: int) -> Settlement:
 
 def settlements_for_reviewer(*, user) -> QuerySet[Settlement]:
     """Settlements an admin user may see: a reviewer those of their insured pooling area, a superuser all."""
-    qs = Settlement.objects.all()
-    if user.is_superuser:
-        return qs
-    if getattr(user, "role", None) == Role.REVIEWER and user.region_id:
-        return qs.filter(insured_region_id=user.region_id)
-    return qs.none()
+    return scope(Settlement.objects.all(), user, "insured_region_id")
 
 
 # --- Clearing ---
@@ -187,10 +182,7 @@ def group_ratio_cut_points(*, region_code: str, scheme: str, group: str, on_date
     """How many percentage points the insured place's policy cuts the fund ratio for a filing group (0 when
     no policy is in force). The settlement policy is the one source of these cuts; filing shows them."""
     policy = (
-        Policy.objects.filter(
-            region_id=region_code, scheme=scheme, year=on_date.year, effective_from__lte=on_date
-        )
-        .order_by("-effective_from")
+        _policies_in_force(region_code=region_code, scheme=scheme, on_date=on_date)
         .only("temporary_cut", "referral_cut", "emergency_cut")
         .first()
     )

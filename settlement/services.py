@@ -19,10 +19,17 @@ from django.utils.translation import gettext as _
 
 from accounts.services import person_get_by_id_number
 from core.audit import audit_record
+from core.dates import today
 from core.deferred import deferrable, deferred_create
 from core.errors import NotFound, ServiceError
+from core.errors import refusal as _refuse
 from core.integrity import violated_constraint
+from filing.choices import CoverageReason
+from filing.coverage import emergency_overrides, filing_coverage, filings_in_force_here
+from filing.services import filing_record_emergency
+from notifications.services import notification_create
 from reference.models import Region
+from reference.selectors import province_code
 from reference.services import ImportResult, RowError, csv_rows_validate
 
 from . import calculator
@@ -43,30 +50,15 @@ from .models import (
     CatalogueItem,
     ClearingLine,
     ClearingStatement,
+    Policy,
+    Prepayment,
     Settlement,
     SettlementLine,
     SupervisionFlag,
 )
-from .selectors import catalogue_entries, policy_in_force, policy_terms, province_code
+from .selectors import catalogue_entries, policy_in_force, policy_terms
 
 logger = logging.getLogger(__name__)
-
-
-def _filing():
-    """The filing app's selectors and services (imported late: filing imports nothing of ours, but loads late)."""
-    from filing import selectors, services
-
-    return selectors, services
-
-
-def _notify(*, person, event: str, context: dict) -> None:
-    from notifications.services import notification_create
-
-    notification_create(person=person, event=event, context=context)
-
-
-def _local_today() -> dt.date:
-    return timezone.localdate()
 
 
 # --- Settling ------------------------------------------------------------------------------------------------
@@ -80,19 +72,10 @@ class ItemInput:
     name: str = ""
 
 
-def _refuse(
-    code: SettlementErrorCode | str, message, *, field: str = "", status: int = 400, **extra
-) -> ServiceError:
-    fields = {field: [message]} if field else {}
-    fields.update(extra)
-    return ServiceError(code, message, fields=fields, status=status)
-
-
 def _service_date(*, visit_type: str, visit_date, admission_date, discharge_date) -> dt.date:
     """The date the bill belongs to: the discharge date for an inpatient stay, else the visit date."""
     if visit_type not in VisitType.values:
         raise _refuse(SettlementErrorCode.INVALID_VISIT_TYPE, _("Unknown visit type."), field="visit_type")
-    today = _local_today()
     if visit_type == VisitType.INPATIENT:
         if admission_date is None or discharge_date is None:
             raise _refuse(
@@ -113,7 +96,7 @@ def _service_date(*, visit_type: str, visit_date, admission_date, discharge_date
                 SettlementErrorCode.INVALID_DATES, _("The visit date is required."), field="visit_date"
             )
         day = visit_date
-    if day > today:
+    if day > today():
         raise _refuse(
             SettlementErrorCode.INVALID_DATES, _("The date cannot be in the future."), field="visit_date"
         )
@@ -156,40 +139,29 @@ def _identify(*, institution, use_id, filing_id, id_number, visit_type):
 
 def _covering_filing(*, person, institution, service_date, visit_type, named_filing, emergency, operator):
     """The filing under which the bill is settled; an emergency without one is recorded as filed."""
-    from filing.choices import EMERGENCY_OVERRIDES
-
-    selectors, services = _filing()
-    coverage = selectors.filing_coverage(
+    coverage = filing_coverage(
         person=person, institution=institution, on_date=service_date, service=visit_type
     )
     if coverage.applies:
         if named_filing is None or coverage.filing.pk == named_filing.pk:
             return coverage.filing, False
         # The counter named another of the person's filings: it must itself be in force here.
-        if named_filing.pk in _filings_in_force_here(selectors, person, institution, service_date):
+        if named_filing.pk in filings_in_force_here(
+            person=person, institution=institution, on_date=service_date
+        ):
             return named_filing, False
         raise _refuse(
             SettlementErrorCode.NOT_COVERED,
             _("The named filing is not in force at this institution."),
             field="filing_id",
-            reason="other_destination",
+            reason=CoverageReason.OTHER_DESTINATION.value,
         )
-    if emergency and coverage.reason in EMERGENCY_OVERRIDES:  # treated as filed, where one can be recorded
-        filing = services.filing_record_emergency(
+    if emergency and emergency_overrides(coverage):  # treated as filed, where one can be recorded
+        filing = filing_record_emergency(
             person=person, institution=institution, on_date=service_date, actor=operator
         )
         return filing, True
     raise ServiceError(coverage.reason, coverage.message, fields={"reason": coverage.reason}, status=409)
-
-
-def _filings_in_force_here(selectors, person, institution, on_date) -> set[int]:
-    from filing.choices import IN_FORCE_STATUSES
-    from filing.models import Filing
-
-    filings = Filing.objects.filter(
-        person=person, status__in=IN_FORCE_STATUSES, start_date__lte=on_date
-    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=on_date))
-    return {f.pk for f in filings if selectors.region_covers(f.destination_id, institution.region_id)}
 
 
 def _accumulator_locked(*, person, year: int, scheme: str) -> Accumulator:
@@ -257,7 +229,7 @@ def _terms_snapshot(terms: calculator.PolicyTerms, visit_type: str, level: int) 
 
 
 def _settlement_number() -> str:
-    return f"JS{_local_today():%Y%m%d}{secrets.randbelow(10**12):012d}"
+    return f"JS{today():%Y%m%d}{secrets.randbelow(10**12):012d}"
 
 
 def _existing_by_request_no(institution, request_no: str) -> Settlement | None:
@@ -512,7 +484,7 @@ def _settle(
             "emergency": settlement.emergency,
         },
     )
-    _notify(
+    notification_create(
         person=person,
         event="settlement_completed",
         context={
@@ -541,7 +513,7 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
     if settlement is None or settlement.institution_id != operator.institution_id:
         # Another institution's settlement is not even acknowledged.
         raise NotFound(_("Settlement not found."))
-    if timezone.localdate(settlement.settled_at) != _local_today():
+    if timezone.localdate(settlement.settled_at) != today():
         raise _refuse(
             SettlementErrorCode.REVERSAL_NOT_SAME_DAY,
             _("A settlement can be reversed only on the day it was made."),
@@ -588,7 +560,7 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
             reason=settlement.reversal_reason,
             data={"deltas": settlement.details["deltas"]},
         )
-        _notify(
+        notification_create(
             person=settlement.person,
             event="settlement_reversed",
             context={
@@ -597,6 +569,23 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
             },
         )
     return settlement
+
+
+# --- Policies -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def policy_save(*, policy: Policy, actor, changed: list[str]) -> Policy:
+    """Save an area's settlement policy as an agency entered it (in admin), with an audit row."""
+    created = policy.pk is None
+    policy.save()
+    audit_record(
+        actor=actor,
+        action="policy.create" if created else "policy.change",
+        target=policy,
+        data={"fields": sorted(changed)},
+    )
+    return policy
 
 
 # --- Catalogue import ----------------------------------------------------------------------------------------
@@ -622,8 +611,8 @@ _CATEGORY_ALIASES = {
 def _catalogue_row(line: int, row: dict[str, str]) -> tuple[dict, list[RowError]]:
     errors: list[RowError] = []
 
-    def err(field: str, code: str, message: str) -> None:
-        errors.append(RowError(line, field, code, message))
+    def err(field: str, code: SettlementErrorCode, message: str) -> None:
+        errors.append(RowError(line, field, code.value, message))
 
     code = (row.get("code") or "").strip()
     name = (row.get("name") or "").strip()
@@ -641,13 +630,21 @@ def _catalogue_row(line: int, row: dict[str, str]) -> tuple[dict, list[RowError]
         "first_share_rate": None,
     }
     if not code or len(code) > 50:
-        err("code", "invalid_code", _("The national code is required (at most 50 characters)."))
+        err(
+            "code",
+            SettlementErrorCode.INVALID_CODE,
+            _("The national code is required (at most 50 characters)."),
+        )
     if not name or len(name) > 200:
-        err("name", "required", _("The name is required (at most 200 characters)."))
+        err("name", SettlementErrorCode.REQUIRED, _("The name is required (at most 200 characters)."))
     if category not in ItemCategory.values:
-        err("category", "invalid_category", _("The category must be drug, service or consumable."))
+        err(
+            "category",
+            SettlementErrorCode.INVALID_CATEGORY,
+            _("The category must be drug, service or consumable."),
+        )
     if coverage not in CoverageClass.values:
-        err("coverage_class", "invalid_class", _("The class must be A/B/C (甲/乙/丙)."))
+        err("coverage_class", SettlementErrorCode.INVALID_CLASS, _("The class must be A/B/C (甲/乙/丙)."))
     if share_raw:
         try:
             share = Decimal(share_raw)
@@ -659,11 +656,15 @@ def _catalogue_row(line: int, row: dict[str, str]) -> tuple[dict, list[RowError]
         except InvalidOperation:
             err(
                 "first_share_rate",
-                "invalid_rate",
+                SettlementErrorCode.INVALID_RATE,
                 _("The first share must be a fraction (0.10) or a percent."),
             )
         if coverage != CoverageClass.B and values["first_share_rate"]:
-            err("first_share_rate", "first_share_not_class_b", _("Only class B items have a first share."))
+            err(
+                "first_share_rate",
+                SettlementErrorCode.FIRST_SHARE_NOT_CLASS_B,
+                _("Only class B items have a first share."),
+            )
     return values, errors
 
 
@@ -674,7 +675,7 @@ def catalogue_import(
     region = province if isinstance(province, Region) else Region.objects.filter(code=str(province)).first()
     if region is None or region.level != "province":
         raise ServiceError(
-            "invalid_province",
+            SettlementErrorCode.INVALID_PROVINCE,
             _("Choose a province-level region."),
             fields={"province": [_("Not a province.")]},
         )
@@ -855,6 +856,22 @@ CLEARING_CSV_COLUMNS = [
     "assistance_fund",
     "person_pays",
 ]
+
+
+@transaction.atomic
+def prepayment_save(*, prepayment: Prepayment, actor) -> Prepayment:
+    """Record (or correct) a province's prepayment for a month, with an audit row."""
+    created = prepayment.pk is None
+    if created:
+        prepayment.created_by = actor
+    prepayment.save()
+    audit_record(
+        actor=actor,
+        action="prepayment.record" if created else "prepayment.change",
+        target=prepayment,
+        data={"amount": str(prepayment.amount), "month": prepayment.month.isoformat()},
+    )
+    return prepayment
 
 
 def clearing_export(*, statements) -> str:
@@ -1064,7 +1081,7 @@ def _check_institution_volume(settlement: Settlement) -> bool:
 def flag_review(*, flag: SupervisionFlag, actor, status: str, note: str = "") -> SupervisionFlag:
     """Dismiss or confirm a supervision flag, with an audit row."""
     if status not in (FlagStatus.DISMISSED, FlagStatus.CONFIRMED):
-        raise ServiceError("invalid_status", _("A flag is either dismissed or confirmed."))
+        raise ServiceError(SettlementErrorCode.INVALID_STATUS, _("A flag is either dismissed or confirmed."))
     flag = SupervisionFlag.objects.select_for_update().get(pk=flag.pk)
     before = flag.status
     flag.status = status

@@ -23,6 +23,7 @@ from accounts.errors import AccountErrorCode
 from accounts.services import user_authenticate
 from accounts.tokens import user_sign_out_everywhere
 from core.audit import audit_history
+from core.db import for_reading, replica_reads
 from core.errors import NotFound, ServiceError
 from ecode import qr
 from ecode.models import CredentialStatus
@@ -179,7 +180,10 @@ def home(request):
 @person_required
 def _person_home(request):
     person = request.person
-    filings = list(filing_selectors.filings_for_person(person=person)[:10])
+    with replica_reads():  # lists that may be a moment old; what is in force is read from the primary
+        filings = list(filing_selectors.filings_for_person(person=person)[:10])
+        notices = list(inbox_for_person(person=person)[:3])
+        unread = unread_count(person=person)
     in_force = filing_selectors.filing_in_force(person=person)
     pending = [f for f in filings if f.status in (FilingStatus.SUBMITTED, FilingStatus.DRAFT)]
     return render(
@@ -192,8 +196,8 @@ def _person_home(request):
             "credential_state": _credential_state(credential_for_person(person=person)),
             "in_force": in_force,
             "pending": pending[:2],
-            "notices": list(inbox_for_person(person=person)[:3]),
-            "unread": unread_count(person=person),
+            "notices": notices,
+            "unread": unread,
         },
     )
 
@@ -216,6 +220,7 @@ def me(request):
 
 
 @person_required
+@replica_reads()
 def settlements(request):
     """The person's direct settlements, newest first, with what each fund paid and what they paid."""
     return render(
@@ -229,6 +234,7 @@ def settlements(request):
 
 
 @person_required
+@replica_reads()
 def notices(request):
     person = request.person
     return render(
@@ -306,7 +312,7 @@ def ecode(request):
             "state": _credential_state(credential),
             "issued": issued,
             "error": error,
-            "events": list(code_events_for_person(person=person)[:5]),
+            "events": list(for_reading(code_events_for_person(person=person))[:5]),
             "in_force": filing_selectors.filing_in_force(person=person),
         },
     )
@@ -352,6 +358,7 @@ def _filing_or_404(request, filing_id: int):
 
 
 @person_required
+@replica_reads()
 def filings(request):
     return render(
         request,

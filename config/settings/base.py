@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.ReplicaMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -86,10 +87,13 @@ def database(url: str) -> dict:
     """The DATABASES entry for ``url``. On PostgreSQL, parameters are bound on the server and a statement run
     DB_PREPARE_THRESHOLD times (default 5) on a connection is prepared there: the hot queries (a counter's
     check, sign-in) then skip planning. DB_PREPARE_THRESHOLD=off turns preparing off, for a pooler in
-    transaction mode that cannot keep prepared statements (PgBouncer before 1.21)."""
+    transaction mode that cannot keep prepared statements (PgBouncer before 1.21). DB_TRANSACTION_POOLING=1:
+    behind such a pooler, where a cursor left open between transactions may be on another server connection
+    by the next fetch, so `.iterator()` fetches in chunks through client-side cursors instead."""
     config = dj_database_url.parse(url)
     config["ATOMIC_REQUESTS"] = False
     config["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "0"))
+    config["DISABLE_SERVER_SIDE_CURSORS"] = env("DB_TRANSACTION_POOLING", "0") == "1"
     if config["ENGINE"] == "django.db.backends.postgresql":
         threshold = env("DB_PREPARE_THRESHOLD", "5")
         config.setdefault("OPTIONS", {}).update(
@@ -100,6 +104,27 @@ def database(url: str) -> dict:
 
 
 DATABASES = {"default": database(env("DATABASE_URL", "sqlite:///" + str(BASE_DIR / "db.sqlite3")))}
+
+
+def replica_database(url: str) -> dict:
+    """The DATABASES entry of a streaming replica at ``url`` (core.db): a replica that does not answer within
+    2 s counts as away (its reads go to the primary), and its tests run on the primary's test database."""
+    config = database(url)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        config["OPTIONS"].setdefault("connect_timeout", 2)
+    config["TEST"] = {"MIRROR": "default"}
+    return config
+
+
+# Optional: a streaming replica of DATABASE_URL for the reads that may be a moment old (core.db,
+# docs/scaling.md). Who just wrote reads the primary for REPLICA_PIN_SECONDS; a replica further behind than
+# REPLICA_MAX_LAG_SECONDS, or not answering, is not read (a failed one is retried after REPLICA_RETRY_SECONDS).
+if env("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = replica_database(env("DATABASE_REPLICA_URL"))
+DATABASE_ROUTERS = ["core.db.PrimaryReplicaRouter"]
+REPLICA_PIN_SECONDS = int(env("REPLICA_PIN_SECONDS", "5"))
+REPLICA_MAX_LAG_SECONDS = float(env("REPLICA_MAX_LAG_SECONDS", "30"))
+REPLICA_RETRY_SECONDS = float(env("REPLICA_RETRY_SECONDS", "5"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -20,7 +20,8 @@ if _missing:
 
 DEBUG = False
 CACHES = {"default": redis_cache(REDIS_URL)}  # noqa: F405
-DATABASES["default"]["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "60"))  # noqa: F405
+for _alias in DATABASES:  # noqa: F405 - the primary and, when configured, the replica
+    DATABASES[_alias]["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "60"))  # noqa: F405
 SECURE_SSL_REDIRECT = env("SECURE_SSL_REDIRECT", "1") == "1"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
