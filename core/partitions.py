@@ -272,7 +272,11 @@ def _partition_create(cursor, monthly: str, month: dt.date) -> bool:
 
 def _range_column(cursor, monthly: str) -> str:
     cursor.execute("SELECT pg_get_partkeydef(%s::regclass)", [f'"{monthly}"'])
-    return re.fullmatch(r"RANGE \((\w+)\)", cursor.fetchone()[0]).group(1)
+    (key,) = cursor.fetchone()
+    match = re.fullmatch(r"RANGE \((\w+)\)", key)
+    if match is None:
+        raise RuntimeError(f"{monthly} is not partitioned by a range of one column: {key}")
+    return match.group(1)
 
 
 def monthly_tables(connection=None) -> list[str]:

@@ -273,7 +273,7 @@ PARTITION_RETENTION_MONTHS = {
     "notifications_delivery": int(env("PARTITION_RETENTION_DELIVERIES", "13")),
     "core_auditevent": int(env("PARTITION_RETENTION_AUDIT", "120")),
 }
-PARTITION_ARCHIVE_DIR = env("PARTITION_ARCHIVE_DIR", str(BASE_DIR / "var" / "archive"))
+PARTITION_ARCHIVE_DIR = env("PARTITION_ARCHIVE_DIR") or str(BASE_DIR / "var" / "archive")
 
 # --- Notifications ---
 NOTIFICATION_SMS_BACKEND = env("NOTIFICATION_SMS_BACKEND", "notifications.providers.ConsoleProvider")
