@@ -17,6 +17,10 @@ echo "== offline: verify and QR rendering"
 echo
 echo "== HTTP: counter verify under gunicorn"
 "$PY" bench/bench_ecode_http.py --json bench/results/http.json
+echo
+echo "== large tables: verify and admin pages at 1k and BENCH_LARGE_EVENTS code events (default 10 million)"
+"$PY" bench/bench_large_tables.py --events "${BENCH_LARGE_EVENTS:-10000000}" --json bench/results/large.json
 "$PY" bench/report.py bench/results/offline.json bench/results/http.json > docs/performance.md
+"$PY" bench/report_large.py bench/results/large.json >> docs/performance.md
 echo
 echo "wrote docs/performance.md"

@@ -182,6 +182,24 @@ def _measure(world, client, admin_client, person_client) -> dict[str, list[str]]
     return measured
 
 
+def _print_sizes() -> None:
+    """Bytes a row of each large table takes, in the table and with its indexes (docs/scaling.md; ``-s``)."""
+    with connection.cursor() as cursor:
+        for model in LARGE:
+            table = model._meta.db_table
+            cursor.execute(
+                "SELECT count(*), coalesce(sum(pg_relation_size(r)), 0), coalesce(sum(pg_total_relation_size(r)), 0)"
+                " FROM (SELECT %s::regclass AS r UNION ALL SELECT relid FROM pg_partition_tree(%s)"
+                " WHERE isleaf) AS t",
+                [table, table],
+            )
+            _parts, heap, total = cursor.fetchone()
+            rows = model.objects.count()
+            print(
+                f"{table}: {rows} rows, {heap / rows:.0f} bytes a row in the table, {total / rows:.0f} with indexes"
+            )
+
+
 def _nodes(plan: dict):
     yield plan
     for child in plan.get("Plans", []):
@@ -217,6 +235,7 @@ def test_lists_and_changelists_do_the_same_work_at_1k_and_100k_rows(
     large = _measure(world, client, admin_client, person_client)
 
     assert {name: len(sql) for name, sql in large.items()} == {name: len(sql) for name, sql in small.items()}
+    _print_sizes()
     scans = {
         name: (sql, found) for name, queries in large.items() for sql in queries if (found := _seq_scans(sql))
     }
