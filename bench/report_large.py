@@ -35,8 +35,8 @@ def main() -> None:
         "here, not at 100 million.",
         "",
         "The small case is measured before and again after the large one (the table emptied and 1,000 events "
-        "loaded again), and each ratio is the large case's median against the mean of the two small medians, so "
-        "that a change in the machine's load during the run shows instead of passing for growth.",
+        "loaded again), and each ratio is the large case's median against the faster of the two small medians, "
+        "so that a small run slowed by other work on the machine cannot flatter the ratio.",
         "",
         "| measure | ~1k events: p50, p99 | again after: p50, p99 "
         f"| {large['events']:,} events: p50, p99 | ratio of p50 | goal |",
