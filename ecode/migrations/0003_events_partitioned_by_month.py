@@ -10,7 +10,9 @@ The model's two partial unique constraints hold as before:
   transaction lock on the (institution, request number) and refuses a second row with the same SQLSTATE (23505)
   and constraint name as the index did; each partition has an index for that lookup, and the uses' partition
   keeps the unique index too.
-A settlement's use (``settlement_settlement.code_event_id``) now references the uses' partition.
+A settlement's use (``settlement_settlement.code_event_id``) now references the uses' partition; a later
+migration that alters that field must point its foreign key there again (a partitioned table's ids are unique
+only with the kind and the time). A check without a request number does not fire the trigger at all.
 """
 
 from django.db import migrations
@@ -45,7 +47,7 @@ BEGIN
 END
 $$;
 CREATE TRIGGER ecode_request_no_once BEFORE INSERT ON ecode_codeevent
-    FOR EACH ROW EXECUTE FUNCTION ecode_request_no_once();
+    FOR EACH ROW WHEN (NEW.request_no <> '') EXECUTE FUNCTION ecode_request_no_once();
 """
 
 UNTRIGGER = """

@@ -146,7 +146,15 @@ def _pages(world, person_client):
             "admin",
             reverse("admin:ecode_codeevent_changelist") + "?result=expired&period=week",
         ),
+        "admin e-code events, asking for counts": (
+            "admin",
+            reverse("admin:ecode_codeevent_changelist") + "?_facets=True",
+        ),
         "admin audit trail": ("admin", reverse("admin:core_auditevent_changelist")),
+        "admin audit trail, settlements": (
+            "admin",
+            reverse("admin:core_auditevent_changelist") + "?action=settlement.settle&period=year",
+        ),
         "admin notifications": ("admin", reverse("admin:notifications_notification_changelist")),
         "admin deliveries (outbox)": ("admin", reverse("admin:notifications_delivery_changelist")),
         "admin deliveries, sent": (
