@@ -168,7 +168,7 @@ class InsuredPerson(models.Model):
 
     @property
     def language(self) -> str:
-        return self.user.language if self.user_id else Language.ZH_HANS
+        return self.user.language if self.user is not None else Language.ZH_HANS
 
 
 class AuthToken(models.Model):

@@ -167,7 +167,7 @@ def api_key_create(
         action="api_key.create",
         target=key,
         to_state="active",
-        data={"institution": operator.institution.code, "prefix": prefix},
+        data={"institution": operator.institution.code, "prefix": prefix},  # type: ignore[union-attr]
     )
     return key, clear
 

@@ -21,7 +21,7 @@ import math
 import time
 import unicodedata
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -128,7 +128,8 @@ def signin_failed(*, identifier: str, request) -> None:
     """Count a failed sign-in; the identity or address that reaches its limit is locked."""
     for key, limit in _keys(identifier, request):
         _in_cache_or_database(
-            lambda k=key, n=limit: _cache_failed(k, n), lambda k=key, n=limit: _db_failed(k, n)
+            lambda k=key, n=limit: _cache_failed(k, n),  # type: ignore[misc]  # defaults bind the loop's values
+            lambda k=key, n=limit: _db_failed(k, n),  # type: ignore[misc]
         )
 
 
@@ -143,7 +144,7 @@ def signin_succeeded(*, identifier: str, request) -> None:
 
 def _in_cache_or_database(in_cache: Callable[[], T], in_database: Callable[[], T]) -> T:
     result = cache_call(in_cache, fallback=_AWAY, what="sign-in limits")
-    return in_database() if result is _AWAY else result
+    return in_database() if result is _AWAY else cast(T, result)
 
 
 def _cache_remaining(keys: list[str]) -> float:

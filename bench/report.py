@@ -171,7 +171,31 @@ def main() -> None:
         "`.venv/bin/python bench/bench_ecode_offline.py` and `.venv/bin/python bench/bench_ecode_http.py`.",
         "",
     ]
+    if len(sys.argv) > 3:
+        lines += his_section(json.loads(Path(sys.argv[3]).read_text()))
     sys.stdout.write("\n".join(lines))
+
+
+def his_section(his: dict) -> list[str]:
+    """HIS 2207 against the settlement API for the same bill (bench/bench_his_http.py)."""
+    return [
+        "",
+        "## HIS settlement (2207) against the settlement API (`bench/bench_his_http.py`)",
+        "",
+        f"The same bill (three items) settled {his['requests']} times per round and endpoint, {his['rounds']} rounds "
+        f"alternating, {his['connections']} keep-alive clients, gunicorn with {his['workers']} workers, both "
+        "authenticated with the same counter key; each settlement on a use of an e-code prepared beforehand "
+        f"(the HIS visits with their fee details too). Failures: {his['failures']}.",
+        "",
+        "| endpoint | throughput (median) | p99 (median) |",
+        "|---|---|---|",
+        f"| `POST /api/v1/settlements/` | {his['api_throughput']:.1f}/s | {his['api_p99_ms']:.0f} ms |",
+        f"| `POST /his/v1/2207` | {his['his_throughput']:.1f}/s | {his['his_p99_ms']:.0f} ms |",
+        "",
+        f"2207 keeps {his['throughput_ratio']:.2f} of the API's throughput: goal ≥ 0.8 "
+        f"{met(his['throughput_ratio'] >= 0.8)}.",
+        "",
+    ]
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("his/v1/", include("his.urls")),
     # Public by decision (docs/security.md): the API is public and its description holds no data; every
     # endpoint checks its caller.
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),

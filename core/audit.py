@@ -56,6 +56,11 @@ ACTION_WORDS = {
     "user.create": pgettext_lazy("audit", "Account created"),
     "api_key.create": pgettext_lazy("audit", "Terminal key issued"),
     "api_key.revoke": pgettext_lazy("audit", "Terminal key revoked"),
+    "his_terminal.create": pgettext_lazy("audit", "HIS gateway credential issued"),
+    "his_terminal.revoke": pgettext_lazy("audit", "HIS gateway credential revoked"),
+    "his.person_read": pgettext_lazy("audit", "Person information read by a HIS (1101)"),
+    "his.visit_register": pgettext_lazy("audit", "Visit registered by a HIS"),
+    "his.visit_cancel": pgettext_lazy("audit", "Visit registration cancelled by a HIS"),
     "admin.person_search": pgettext_lazy("audit", "Searched for a person by ID number or phone"),
     "user.sign_out_everywhere": pgettext_lazy("audit", "Signed out everywhere"),
     # Filings (filing)

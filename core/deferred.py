@@ -100,7 +100,7 @@ def deferrable(func: Callable[..., object]) -> Callable[..., object]:
     """Mark `func` as runnable from the outbox. It takes keyword arguments that JSON can hold (ids, never
     instances or personal data) and running it twice does no harm. Its dotted path is stored in the rows:
     a handler that moves keeps its old name as an alias until its rows are done."""
-    func.deferrable = True
+    func.deferrable = True  # type: ignore[attr-defined]  # a mark on the function object
     return func
 
 

@@ -165,7 +165,7 @@ def seed_demo() -> DemoData:
         if inst:
             _ensure_counter(inst, demo)
 
-    for module in ("filing.demo", "ecode.demo", "notifications.demo", "settlement.demo"):
+    for module in ("filing.demo", "ecode.demo", "notifications.demo", "settlement.demo", "his.demo"):
         try:
             seeder = import_module(module)
         except ModuleNotFoundError as exc:

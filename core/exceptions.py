@@ -98,13 +98,14 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(error_body(code, message, fields), status=status.HTTP_400_BAD_REQUEST)
 
     if isinstance(exc, exceptions.APIException):
-        code = next((c.value for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
-        code = code or force_str(getattr(exc, "default_code", "error"))
+        known = next((c.value for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
+        code = known or force_str(getattr(exc, "default_code", "error"))
         headers = {}
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+        auth_header, wait = getattr(exc, "auth_header", None), getattr(exc, "wait", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
+        if wait:
+            headers["Retry-After"] = str(int(wait))
         return Response(error_body(code, exc.detail), status=exc.status_code, headers=headers)
     return None
 

@@ -23,7 +23,11 @@ from django.core import exceptions, validators
 from django.db import models
 from django.db.migrations.operations.base import Operation
 from django.db.models import lookups
-from django.db.models.expressions import Combinable, CombinedExpression, register_combinable_fields
+from django.db.models.expressions import (  # type: ignore[attr-defined]  # register_*: not in django-stubs
+    Combinable,
+    CombinedExpression,
+    register_combinable_fields,
+)
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 

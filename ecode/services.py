@@ -228,7 +228,7 @@ def _required_reason(reason: str) -> str:
     return reason
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def credential_suspend(*, credential: Credential, actor, reason: str) -> Credential:
     """Suspend an active e-code: its codes stop verifying until it is reinstated."""
     reason = _required_reason(reason)
@@ -244,7 +244,7 @@ def credential_suspend(*, credential: Credential, actor, reason: str) -> Credent
     return credential
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def credential_reinstate(*, credential: Credential, actor, reason: str = "") -> Credential:
     """Make a suspended e-code active again (a revoked one stays revoked)."""
     return _transition(
@@ -257,7 +257,7 @@ def credential_reinstate(*, credential: Credential, actor, reason: str = "") -> 
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def credential_revoke(*, credential: Credential, actor, reason: str) -> Credential:
     """Revoke an e-code for good: its codes never verify again."""
     return _transition(

@@ -25,7 +25,7 @@ from core.errors import ServiceError
 from .choices import DocumentKind, FilingStatus
 from .dates import today
 from .documents import document_file_response
-from .models import Filing, FilingPolicy, GroupRule, Holiday
+from .models import Filing, FilingPolicy, GroupRule, Holiday, Referral
 from .selectors import filings_for_reviewer
 from .services import (
     document_open_by_reviewer,
@@ -156,6 +156,36 @@ class FilingAuditInline(AuditEventInline):
         return True
 
 
+class ReferralInline(admin.StackedInline):
+    """What the referring hospital said (a referral it filed through the national interface); read only."""
+
+    model = Referral
+    can_delete = False
+    extra = 0
+    max_num = 0
+    fields = (
+        "institution",
+        "diagnosis_code",
+        "diagnosis_name",
+        "condition",
+        "destination_institution",
+        "referral_type",
+        "referral_date",
+        "reason",
+        "opinion",
+    )
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Filing)
 class FilingAdmin(PersonSearchMixin, admin.ModelAdmin):
     """The review queue: submitted filings of the reviewer's pooling area, oldest first, deadline shown."""
@@ -188,7 +218,7 @@ class FilingAdmin(PersonSearchMixin, admin.ModelAdmin):
     )
     person_search_kinds = tuple(Kind)
     actions = ["approve_selected", "reject_selected"]
-    inlines = [FilingAuditInline]
+    inlines = [ReferralInline, FilingAuditInline]
     list_per_page = 50
 
     # --- Who sees what ---

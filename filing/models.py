@@ -393,3 +393,35 @@ class FilingDocument(models.Model):
     @property
     def download_name(self) -> str:
         return f"{self.kind}-{self.pk}.{self.extension}"
+
+
+class Referral(models.Model):
+    """What a referring hospital of the insured area says about a referral filing it made (national 2501)."""
+
+    filing = models.OneToOneField(
+        Filing, verbose_name=_("filing"), on_delete=models.CASCADE, related_name="referral"
+    )
+    institution = models.ForeignKey(
+        "reference.Institution",
+        verbose_name=_("referring institution"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    diagnosis_code = models.CharField(_("diagnosis code"), max_length=30)
+    diagnosis_name = models.CharField(_("diagnosis"), max_length=100)
+    condition = models.TextField(_("condition"), blank=True)
+    destination_institution = models.CharField(
+        _("receiving institution code"), max_length=12, blank=True, help_text=_("As the hospital gave it.")
+    )
+    referral_type = models.CharField(_("referral type"), max_length=6)
+    referral_date = models.DateField(_("referral date"))
+    reason = models.TextField(_("reason for the referral"))
+    opinion = models.TextField(_("opinion of the referring hospital"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("referral by a hospital")
+        verbose_name_plural = _("referrals by hospitals")
+
+    def __str__(self) -> str:
+        return f"{self.institution} · {self.diagnosis_name}"

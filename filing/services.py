@@ -40,7 +40,7 @@ from .coverage import emergency_problem, filing_coverage
 from .dates import add_months, today, validity_end, working_days_after
 from .documents import MAX_DOCUMENTS_PER_FILING, document_inspect
 from .errors import FilingErrorCode
-from .models import Filing, FilingDocument, FilingInstitution, FilingPolicy, GroupRule
+from .models import Filing, FilingDocument, FilingInstitution, FilingPolicy, GroupRule, Referral
 
 # The national rules live in .policy; the name stays importable here for callers that always found it here.
 from .policy import NATIONAL_DEFAULT_RULES as NATIONAL_DEFAULT_RULES
@@ -58,20 +58,21 @@ MAX_DAYS_AHEAD = 365
 OWNER = "owner"  # the insured person's own account
 AREA_REVIEWER = "area_reviewer"  # a reviewer of the insured area (also at its service window) or a superuser
 COUNTER = "counter"  # a counter operator recording an emergency that counts as filed
+REFERRER = "referrer"  # a counter of the hospital that made this referral filing (filing.referrals)
 SYSTEM = "system"  # scheduled tasks and automatic decisions
 
 S = FilingStatus
 # Supporting documents are added and removed while the filing is a draft; after that they are the record.
 DOCUMENTS_EDITABLE = frozenset({S.DRAFT})
 TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
-    (S.DRAFT, S.SUBMITTED): frozenset({OWNER, AREA_REVIEWER}),
+    (S.DRAFT, S.SUBMITTED): frozenset({OWNER, AREA_REVIEWER, REFERRER}),
     (S.DRAFT, S.CANCELLED): frozenset({OWNER, AREA_REVIEWER}),
     # An emergency treated without a filing counts as filed: recorded approved at once.
     (S.DRAFT, S.APPROVED): frozenset({COUNTER, AREA_REVIEWER, SYSTEM}),
     (S.SUBMITTED, S.APPROVED): frozenset({AREA_REVIEWER, SYSTEM}),
     (S.SUBMITTED, S.REJECTED): frozenset({AREA_REVIEWER}),
-    (S.SUBMITTED, S.CANCELLED): frozenset({OWNER, AREA_REVIEWER}),
-    (S.APPROVED, S.CANCELLED): frozenset({OWNER, AREA_REVIEWER}),
+    (S.SUBMITTED, S.CANCELLED): frozenset({OWNER, AREA_REVIEWER, REFERRER}),
+    (S.APPROVED, S.CANCELLED): frozenset({OWNER, AREA_REVIEWER, REFERRER}),
     (S.APPROVED, S.REVOKED): frozenset({AREA_REVIEWER}),
     (S.APPROVED, S.EXPIRED): frozenset({SYSTEM}),
     (S.APPROVED, S.SUPERSEDED): frozenset({AREA_REVIEWER, SYSTEM}),
@@ -104,6 +105,11 @@ def _actor_roles(filing: Filing, actor) -> set[str]:
         roles.add(AREA_REVIEWER)
     if actor.role == Role.COUNTER and actor.institution_id:
         roles.add(COUNTER)
+        if (
+            filing.pk
+            and Referral.objects.filter(filing_id=filing.pk, institution_id=actor.institution_id).exists()
+        ):
+            roles.add(REFERRER)
     return roles
 
 
@@ -503,6 +509,8 @@ def _check_complete(filing: Filing, checked: _Checked) -> None:
     if filing.commitment:
         return
     have = set(filing.documents.values_list("kind", flat=True))
+    if Referral.objects.filter(filing_id=filing.pk).exists():  # the referring hospital's own referral
+        have.add(DocumentKind.REFERRAL_LETTER)
     missing = [kind for kind in (checked.rule.materials or []) if kind not in have]
     if missing:
         labels = ", ".join(str(DocumentKind(kind).label) for kind in missing)
@@ -822,7 +830,7 @@ def filing_approve(*, filing: Filing, actor) -> Filing:
     return filing
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def filing_reject(*, filing: Filing, actor, reason: str, hint: str = "") -> Filing:
     """A reviewer of the insured area rejects a submitted filing, saying why and how to fix it."""
     filing = _locked(filing)
@@ -869,7 +877,7 @@ def filing_cancel(*, filing: Filing, actor, reason: str = "") -> Filing:
     return filing
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def filing_revoke(*, filing: Filing, actor, reason: str) -> Filing:
     """A reviewer of the insured area ends an approved filing, e.g. for a false commitment."""
     filing = _locked(filing)

@@ -217,7 +217,7 @@ def deliveries_sweep(*, now=None) -> int:
     return len(overdue)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def delivery_retry(*, delivery: Delivery, actor=None) -> Delivery:
     """Starts a failed (or pending) delivery over with a fresh attempt budget, queued on commit."""
     delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)

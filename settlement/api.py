@@ -1,10 +1,12 @@
 """Settlement over the API: a counter settles and reverses; a person and a counter read. Thin views; every
 decision is in `settlement.services`."""
 
+from dataclasses import asdict
 from decimal import Decimal
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -14,11 +16,12 @@ from accounts.permissions import IsCounter
 from core.db import replica_reads
 from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from core.pagination import Pagination
+from reference.selectors import province_code
 
 from .choices import VisitType
 from .errors import SettlementErrorCode
-from .selectors import settlement_get, settlements_list
-from .services import ItemInput, settlement_create, settlement_reverse
+from .selectors import catalogue_search, settlement_get, settlements_list
+from .services import ItemInput, settlement_create, settlement_preview, settlement_reverse
 
 ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
 
@@ -38,14 +41,14 @@ class ItemInputSerializer(serializers.Serializer):
     def validate_quantity(self, value: Decimal) -> Decimal:
         if value <= 0:
             raise serializers.ValidationError(
-                "The quantity must be positive.", code=SettlementErrorCode.INVALID_QUANTITY.value
+                _("The quantity must be positive."), code=SettlementErrorCode.INVALID_QUANTITY.value
             )
         return value
 
     def validate_unit_price(self, value: Decimal) -> Decimal:
         if value < 0:
             raise serializers.ValidationError(
-                "The unit price cannot be negative.", code=SettlementErrorCode.INVALID_PRICE.value
+                _("The unit price cannot be negative."), code=SettlementErrorCode.INVALID_PRICE.value
             )
         return value
 
@@ -77,7 +80,7 @@ class SettlementCreateInputSerializer(serializers.Serializer):
     def validate_visit_type(self, value: str) -> str:
         if value not in VisitType.values:
             raise serializers.ValidationError(
-                "Unknown visit type.", code=SettlementErrorCode.INVALID_VISIT_TYPE.value
+                _("Unknown visit type."), code=SettlementErrorCode.INVALID_VISIT_TYPE.value
             )
         return value
 
@@ -101,8 +104,8 @@ class SettlementLineSerializer(serializers.Serializer):
     eligible = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
-def _money():
-    return serializers.DecimalField(max_digits=14, decimal_places=2)
+def _money(**kwargs):
+    return serializers.DecimalField(max_digits=14, decimal_places=2, **kwargs)
 
 
 class SettlementSerializer(serializers.Serializer):
@@ -159,6 +162,64 @@ class SettlementSerializer(serializers.Serializer):
         return reverse("settlement-receipt", args=[obj.pk])
 
 
+class SettlementPreviewSerializer(serializers.Serializer):
+    """The split a bill would get if settled now (预结算); nothing is saved. Amounts as in a settlement."""
+
+    person = serializers.SerializerMethodField()
+    institution = serializers.SerializerMethodField()
+    visit_type = serializers.CharField()
+    visit_date = serializers.DateField(source="service_date")
+    admission_date = serializers.DateField(allow_null=True)
+    discharge_date = serializers.DateField(allow_null=True)
+    filing_id = serializers.SerializerMethodField()
+    filing_group = serializers.CharField()
+    emergency = serializers.BooleanField()
+    recorded_emergency = serializers.BooleanField(
+        help_text="Settling will record the emergency as filed (there is no filing yet)."
+    )
+    use_id = serializers.SerializerMethodField()
+    total = _money(source="split.total")
+    self_paid = _money(source="split.self_paid")
+    first_share = _money(source="split.first_share")
+    eligible = _money(source="split.eligible")
+    deductible = _money(source="split.deductible")
+    ratio = serializers.DecimalField(max_digits=5, decimal_places=4, source="split.ratio")
+    basic_fund = _money(source="split.basic_fund")
+    critical_fund = _money(source="split.critical_fund")
+    assistance_fund = _money(source="split.assistance")
+    fund_total = _money(source="split.fund_total")
+    person_pays = _money(source="split.person_pays")
+    fund_ratio = serializers.DecimalField(max_digits=5, decimal_places=4, source="split.fund_ratio")
+    lines = serializers.SerializerMethodField()
+
+    def get_person(self, obj) -> dict:
+        return {
+            "masked_name": obj.person.masked_name,
+            "masked_id_number": obj.person.masked_id_number,
+            "insured_region": obj.person.insured_region_id,
+            "scheme": obj.person.scheme,
+        }
+
+    def get_institution(self, obj) -> dict:
+        return {
+            "code": obj.institution.code,
+            "name": obj.institution.name,
+            "level": obj.institution.level,
+            "region": obj.institution.region_id,
+        }
+
+    def get_filing_id(self, obj) -> int | None:
+        return None if obj.filing is None else obj.filing.pk
+
+    def get_use_id(self, obj) -> int | None:
+        return None if obj.event is None else obj.event.pk
+
+    @extend_schema_field(SettlementLineSerializer(many=True))
+    def get_lines(self, obj) -> list:
+        lines = [{"line_no": n, **asdict(line)} for n, line in enumerate(obj.split.lines, 1)]
+        return SettlementLineSerializer(lines, many=True).data
+
+
 def _settlement_response(request, settlement_id: int, status_code=status.HTTP_200_OK) -> Response:
     settlement = settlement_get(user=request.user, settlement_id=settlement_id)
     return Response(SettlementSerializer(settlement).data, status=status_code)
@@ -195,6 +256,25 @@ class SettlementListCreateApi(APIView):
         )
 
 
+class SettlementPreviewApi(APIView):
+    """POST (counter): the split a bill would get if settled now; the same input and refusals, nothing saved."""
+
+    permission_classes = [IsCounter]
+
+    @extend_schema(
+        operation_id="settlements_preview",
+        request=SettlementCreateInputSerializer,
+        responses={200: SettlementPreviewSerializer, **ERRORS},
+    )
+    def post(self, request):
+        data = SettlementCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        items = [ItemInput(**item) for item in values.pop("items")]
+        preview = settlement_preview(operator=request.user, items=items, **values)
+        return Response(SettlementPreviewSerializer(preview).data)
+
+
 class SettlementDetailApi(APIView):
     """GET: one settlement the caller may see (a person their own, a counter its institution's)."""
 
@@ -222,3 +302,49 @@ class SettlementReverseApi(APIView):
             settlement_id=settlement_id, operator=request.user, reason=data.validated_data["reason"]
         )
         return _settlement_response(request, settlement.pk)
+
+
+class CatalogueItemSerializer(serializers.Serializer):
+    """An item of the treatment place's catalogue as a counter picks it for a bill."""
+
+    code = serializers.CharField()
+    name = serializers.CharField()
+    category = serializers.CharField()
+    category_label = serializers.CharField(source="get_category_display")
+    coverage_class = serializers.CharField(help_text="A (甲), B (乙), C (丙).")
+    first_share_rate = serializers.DecimalField(
+        max_digits=5, decimal_places=4, source="effective_first_share"
+    )
+    unit = serializers.CharField()
+    last_price = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        allow_null=True,
+        help_text="The unit price this institution last billed for the item; null if never.",
+    )
+
+
+class CatalogueSearchInputSerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=50, help_text="The start of a national code, or part of a name.")
+
+
+class CatalogueSearchApi(APIView):
+    """GET (counter): items of the institution's province catalogue matching a code or name, at most 20."""
+
+    permission_classes = [IsCounter]
+
+    @extend_schema(
+        operation_id="settlements_catalogue_search",
+        parameters=[CatalogueSearchInputSerializer],
+        responses={200: CatalogueItemSerializer(many=True), 400: ErrorSerializer, 403: ErrorSerializer},
+    )
+    def get(self, request):
+        data = CatalogueSearchInputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        institution = request.user.institution
+        items = catalogue_search(
+            province=province_code(institution.region_id),
+            query=data.validated_data["q"],
+            institution=institution,
+        )
+        return Response(CatalogueItemSerializer(items, many=True).data)

@@ -7,7 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Case, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.choices import Role
@@ -92,6 +93,29 @@ def catalogue_entries(*, province: str, codes: Iterable[str]) -> dict[str, calcu
         )
         for item in items.select_related("catalogue")
     }
+
+
+def catalogue_search(*, province: str, query: str, institution=None, limit: int = 20) -> list[CatalogueItem]:
+    """Active items of a treatment province's catalogue whose national code starts with `query` or whose name
+    contains it, codes first; each with `last_price`, the unit price `institution` last billed for it (or None).
+    """
+    query = (query or "").strip()
+    if not query:
+        return []
+    items = CatalogueItem.objects.filter(catalogue__province_id=province, active=True).filter(
+        Q(code__istartswith=query) | Q(name__icontains=query)
+    )
+    if institution is not None:
+        last = SettlementLine.objects.filter(
+            settlement__institution=institution, code=OuterRef("code")
+        ).order_by("-settlement__settled_at", "-pk")
+        items = items.annotate(last_price=Subquery(last.values("unit_price")[:1]))
+    # A code typed in full or in part comes before names that merely contain the text.
+    by_code = Case(When(code__istartswith=query, then=Value(0)), default=Value(1))
+    found = list(items.select_related("catalogue").order_by(by_code, "code")[:limit])
+    for item in found:
+        item.last_price = getattr(item, "last_price", None)
+    return found
 
 
 def accumulator_for(*, person, year: int, scheme: str) -> Accumulator | None:
@@ -194,3 +218,43 @@ def group_ratio_cut_points(*, region_code: str, scheme: str, group: str, on_date
         "emergency": policy.emergency_cut,
     }
     return int((cut.get(group) or 0) * 100)
+
+
+def settlement_totals(
+    *,
+    institution,
+    start: dt.date,
+    end: dt.date,
+    scheme: str | None = None,
+    insured_region: str | None = None,
+    inpatient: bool | None = None,
+) -> dict:
+    """An institution's settlements in force (not reversed) settled from `start` to `end` (Beijing days, both
+    included), from every channel: their count, total, fund total and what people paid."""
+    tz = timezone.get_default_timezone()
+    qs = Settlement.objects.filter(
+        institution=institution,
+        status="settled",
+        settled_at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=tz),
+        settled_at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz),
+    )
+    if scheme:
+        qs = qs.filter(scheme=scheme)
+    if insured_region:
+        qs = qs.filter(insured_region_id=insured_region)
+    if inpatient is not None:
+        qs = qs.filter(visit_type="inpatient") if inpatient else qs.exclude(visit_type="inpatient")
+    sums = qs.aggregate(
+        total=Sum("total"),
+        basic=Sum("basic_fund"),
+        critical=Sum("critical_fund"),
+        assistance=Sum("assistance_fund"),
+        person=Sum("person_pays"),
+    )
+    value = {k: v or ZERO for k, v in sums.items()}
+    return {
+        "count": qs.count(),
+        "total": value["total"],
+        "fund_total": value["basic"] + value["critical"] + value["assistance"],
+        "person_pays": value["person"],
+    }

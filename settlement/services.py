@@ -10,6 +10,7 @@ import logging
 import secrets
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -24,8 +25,13 @@ from core.deferred import deferrable, deferred_create
 from core.errors import NotFound, ServiceError
 from core.errors import refusal as _refuse
 from core.integrity import violated_constraint
-from filing.choices import CoverageReason
-from filing.coverage import emergency_overrides, filing_coverage, filings_in_force_here
+from filing.choices import CoverageReason, FilingGroup
+from filing.coverage import (
+    emergency_overrides,
+    emergency_problem,
+    filing_coverage,
+    filings_in_force_here,
+)
 from filing.services import filing_record_emergency
 from notifications.services import notification_create
 from reference.models import Region
@@ -57,6 +63,14 @@ from .models import (
     SupervisionFlag,
 )
 from .selectors import catalogue_entries, policy_in_force, policy_terms
+
+if TYPE_CHECKING:
+    from accounts.models import InsuredPerson
+    from ecode.models import CodeEvent
+    from filing.models import Filing
+    from reference.models import Institution
+
+    from .models import Policy
 
 logger = logging.getLogger(__name__)
 
@@ -137,19 +151,25 @@ def _identify(*, institution, use_id, filing_id, id_number, visit_type):
     return person, filing, None
 
 
-def _covering_filing(*, person, institution, service_date, visit_type, named_filing, emergency, operator):
-    """The filing under which the bill is settled; an emergency without one is recorded as filed."""
+def _covering_filing(
+    *, person, institution, service_date, visit_type, named_filing, emergency, operator, record: bool
+):
+    """The filing under which the bill is settled, its group, and whether it is an emergency recorded as filed.
+
+    An emergency without a filing is recorded as filed when ``record`` is true; otherwise (a preview) the filing
+    is None and the group the recorded filing will have is returned, after the same checks.
+    """
     coverage = filing_coverage(
         person=person, institution=institution, on_date=service_date, service=visit_type
     )
     if coverage.applies:
         if named_filing is None or coverage.filing.pk == named_filing.pk:
-            return coverage.filing, False
+            return coverage.filing, coverage.filing.group, False
         # The counter named another of the person's filings: it must itself be in force here.
         if named_filing.pk in filings_in_force_here(
             person=person, institution=institution, on_date=service_date
         ):
-            return named_filing, False
+            return named_filing, named_filing.group, False
         raise _refuse(
             SettlementErrorCode.NOT_COVERED,
             _("The named filing is not in force at this institution."),
@@ -157,10 +177,15 @@ def _covering_filing(*, person, institution, service_date, visit_type, named_fil
             reason=CoverageReason.OTHER_DESTINATION.value,
         )
     if emergency and emergency_overrides(coverage):  # treated as filed, where one can be recorded
-        filing = filing_record_emergency(
-            person=person, institution=institution, on_date=service_date, actor=operator
-        )
-        return filing, True
+        if record:
+            filing = filing_record_emergency(
+                person=person, institution=institution, on_date=service_date, actor=operator
+            )
+            return filing, filing.group, True
+        problem = emergency_problem(person=person, institution=institution)
+        if problem is not None:
+            raise ServiceError(*problem)
+        return None, FilingGroup.EMERGENCY.value, True
     raise ServiceError(coverage.reason, coverage.message, fields={"reason": coverage.reason}, status=409)
 
 
@@ -172,6 +197,12 @@ def _accumulator_locked(*, person, year: int, scheme: str) -> Accumulator:
     """
     Accumulator.objects.get_or_create(person=person, year=year, scheme=scheme)
     return Accumulator.objects.select_for_update().get(person=person, year=year, scheme=scheme)
+
+
+def _accumulator_read(*, person, year: int, scheme: str) -> Accumulator:
+    """The person's accumulator row for the year as it stands, unsaved and all zero if there is none yet."""
+    found = Accumulator.objects.filter(person=person, year=year, scheme=scheme).first()
+    return found or Accumulator(person=person, year=year, scheme=scheme)
 
 
 def _ytd(acc: Accumulator, visit_type: str) -> calculator.YearToDate:
@@ -238,32 +269,35 @@ def _existing_by_request_no(institution, request_no: str) -> Settlement | None:
     return Settlement.objects.filter(institution=institution, request_no=request_no).first()
 
 
-def settlement_create(
-    *,
-    operator,
-    visit_type: str,
-    items: list[ItemInput],
-    visit_date: dt.date | None = None,
-    admission_date: dt.date | None = None,
-    discharge_date: dt.date | None = None,
-    use_id: int | None = None,
-    filing_id: int | None = None,
-    id_number: str = "",
-    emergency: bool = False,
-    request_no: str = "",
-) -> tuple[Settlement, bool]:
-    """Settle a bill at the operator's institution; returns the settlement and whether it was created now.
+@dataclass(frozen=True)
+class SettlementPreview:
+    """The split a bill would get if settled now (预结算): computed exactly as a settlement is, nothing saved.
 
-    The same request number at the same institution returns the first settlement unchanged (a counter may
-    retry after a timeout). Refused, with nothing written: an unknown visit type, bad dates or items
-    (400), a use or filing that is not the person's (400/403/404), no filing in force here (409, code = the
-    coverage reason, except an emergency, which is recorded as filed), no policy of the insured place (409).
+    ``filing`` is None for an emergency that settling would record as filed (``recorded_emergency``); the
+    group it would have is ``filing_group``.
     """
-    institution = operator.institution
-    request_no = (request_no or "").strip()
-    existing = _existing_by_request_no(institution, request_no)
-    if existing is not None:
-        return existing, False
+
+    person: InsuredPerson
+    institution: Institution
+    event: CodeEvent | None
+    filing: Filing | None
+    filing_group: str
+    emergency: bool
+    recorded_emergency: bool
+    visit_type: str
+    service_date: dt.date
+    admission_date: dt.date | None
+    discharge_date: dt.date | None
+    policy: Policy
+    terms: calculator.PolicyTerms
+    treatment_province: str
+    split: calculator.Split
+
+
+def _bill_checked(
+    *, visit_type: str, items: list[ItemInput], visit_date, admission_date, discharge_date
+) -> tuple[dt.date, list[calculator.BillItem]]:
+    """The bill's service date and items, or the refusal; nothing is looked up for this."""
     service_date = _service_date(
         visit_type=visit_type,
         visit_date=visit_date,
@@ -290,63 +324,29 @@ def settlement_create(
             _("The bill's amount is beyond what a settlement can hold; check the quantities and prices."),
             field="items",
         )
-
-    try:
-        with transaction.atomic():
-            settlement = _settle(
-                operator=operator,
-                institution=institution,
-                visit_type=visit_type,
-                bill=bill,
-                service_date=service_date,
-                visit_date=visit_date,
-                admission_date=admission_date,
-                discharge_date=discharge_date,
-                use_id=use_id,
-                filing_id=filing_id,
-                id_number=id_number,
-                emergency=emergency,
-                request_no=request_no,
-            )
-    except IntegrityError as exc:
-        constraint = violated_constraint(exc)
-        if "request_no" in constraint:  # a concurrent request with the same number won the race
-            existing = _existing_by_request_no(institution, request_no)
-            if existing is not None:
-                return existing, False
-        if "code_event" in constraint:  # the same use was settled meanwhile
-            raise _refuse(
-                SettlementErrorCode.USE_ALREADY_SETTLED,
-                _("This use of the e-code is already settled."),
-                status=409,
-            ) from None
-        # Not the counter's doing: said as it is, and logged with the constraint only (no personal data).
-        logger.error("Settlement not recorded: the database refused it (constraint %s)", constraint or "?")
-        raise _refuse(
-            SettlementErrorCode.NOT_RECORDED,
-            _("The settlement could not be recorded (a check of the records failed); nothing was saved."),
-            status=409,
-            constraint=constraint,
-        ) from None
-    return settlement, True
+    return service_date, bill
 
 
-def _settle(
+def _priced(
     *,
     operator,
-    institution,
-    visit_type,
-    bill,
-    service_date,
-    visit_date,
+    visit_type: str,
+    bill: list[calculator.BillItem],
+    service_date: dt.date,
     admission_date,
     discharge_date,
     use_id,
     filing_id,
     id_number,
-    emergency,
-    request_no,
-) -> Settlement:
+    emergency: bool,
+    settling: bool,
+) -> tuple[SettlementPreview, Accumulator]:
+    """The one computation of a bill's split, for a preview and for a settlement alike.
+
+    Settling (inside the caller's transaction) locks the person's accumulator and records an emergency as
+    filed; a preview reads the accumulator as it stands and writes nothing. Every check is the same.
+    """
+    institution = operator.institution
     person, named_filing, event = _identify(
         institution=institution,
         use_id=use_id,
@@ -374,14 +374,15 @@ def _settle(
         )
 
     # The person's lock comes first: the same use or request settled concurrently is seen after it.
-    acc = _accumulator_locked(person=person, year=service_date.year, scheme=person.scheme)
+    accumulator = _accumulator_locked if settling else _accumulator_read
+    acc = accumulator(person=person, year=service_date.year, scheme=person.scheme)
     if event is not None and Settlement.objects.filter(code_event=event).exists():
         raise _refuse(
             SettlementErrorCode.USE_ALREADY_SETTLED,
             _("This use of the e-code is already settled."),
             status=409,
         )
-    filing, recorded_emergency = _covering_filing(
+    filing, filing_group, recorded_emergency = _covering_filing(
         person=person,
         institution=institution,
         service_date=service_date,
@@ -389,6 +390,7 @@ def _settle(
         named_filing=named_filing,
         emergency=emergency,
         operator=operator,
+        record=settling,
     )
     treatment_province = province_code(institution.region_id)
     catalogue = catalogue_entries(province=treatment_province, codes=[item.code for item in bill])
@@ -397,34 +399,170 @@ def _settle(
         catalogue=catalogue,
         items=bill,
         person=calculator.PersonFacts(
-            retired=person.retired, filing_group=filing.group, assistance_category=person.assistance_category
+            retired=person.retired, filing_group=filing_group, assistance_category=person.assistance_category
         ),
         ytd=_ytd(acc, visit_type),
         visit=calculator.Visit(visit_type=visit_type, institution_level=institution.level),
     )
+    preview = SettlementPreview(
+        person=person,
+        institution=institution,
+        event=event,
+        filing=filing,
+        filing_group=filing_group,
+        emergency=emergency or recorded_emergency,
+        recorded_emergency=recorded_emergency,
+        visit_type=visit_type,
+        service_date=service_date,
+        admission_date=admission_date if visit_type == VisitType.INPATIENT else None,
+        discharge_date=discharge_date if visit_type == VisitType.INPATIENT else None,
+        policy=policy,
+        terms=terms,
+        treatment_province=treatment_province,
+        split=split,
+    )
+    return preview, acc
+
+
+def settlement_preview(
+    *,
+    operator,
+    visit_type: str,
+    items: list[ItemInput],
+    visit_date: dt.date | None = None,
+    admission_date: dt.date | None = None,
+    discharge_date: dt.date | None = None,
+    use_id: int | None = None,
+    filing_id: int | None = None,
+    id_number: str = "",
+    emergency: bool = False,
+    request_no: str = "",
+) -> SettlementPreview:
+    """The split ``settlement_create`` would give this bill now, with the same refusals; nothing is written,
+    no lock is kept and the use stays unsettled. ``request_no`` is accepted (the same input) and not used."""
+    service_date, bill = _bill_checked(
+        visit_type=visit_type,
+        items=items,
+        visit_date=visit_date,
+        admission_date=admission_date,
+        discharge_date=discharge_date,
+    )
+    preview, _acc = _priced(
+        operator=operator,
+        visit_type=visit_type,
+        bill=bill,
+        service_date=service_date,
+        admission_date=admission_date,
+        discharge_date=discharge_date,
+        use_id=use_id,
+        filing_id=filing_id,
+        id_number=id_number,
+        emergency=emergency,
+        settling=False,
+    )
+    return preview
+
+
+def settlement_create(
+    *,
+    operator,
+    visit_type: str,
+    items: list[ItemInput],
+    visit_date: dt.date | None = None,
+    admission_date: dt.date | None = None,
+    discharge_date: dt.date | None = None,
+    use_id: int | None = None,
+    filing_id: int | None = None,
+    id_number: str = "",
+    emergency: bool = False,
+    request_no: str = "",
+) -> tuple[Settlement, bool]:
+    """Settle a bill at the operator's institution; returns the settlement and whether it was created now.
+
+    The same request number at the same institution returns the first settlement unchanged (a counter may
+    retry after a timeout). Refused, with nothing written: an unknown visit type, bad dates or items
+    (400), a use or filing that is not the person's (400/403/404), no filing in force here (409, code = the
+    coverage reason, except an emergency, which is recorded as filed), no policy of the insured place (409).
+    """
+    institution = operator.institution
+    request_no = (request_no or "").strip()
+    existing = _existing_by_request_no(institution, request_no)
+    if existing is not None:
+        return existing, False
+    service_date, bill = _bill_checked(
+        visit_type=visit_type,
+        items=items,
+        visit_date=visit_date,
+        admission_date=admission_date,
+        discharge_date=discharge_date,
+    )
+
+    try:
+        with transaction.atomic():
+            preview, acc = _priced(
+                operator=operator,
+                visit_type=visit_type,
+                bill=bill,
+                service_date=service_date,
+                admission_date=admission_date,
+                discharge_date=discharge_date,
+                use_id=use_id,
+                filing_id=filing_id,
+                id_number=id_number,
+                emergency=emergency,
+                settling=True,
+            )
+            settlement = _record(preview=preview, acc=acc, operator=operator, request_no=request_no)
+    except IntegrityError as exc:
+        constraint = violated_constraint(exc)
+        if "request_no" in constraint:  # a concurrent request with the same number won the race
+            existing = _existing_by_request_no(institution, request_no)
+            if existing is not None:
+                return existing, False
+        if "code_event" in constraint:  # the same use was settled meanwhile
+            raise _refuse(
+                SettlementErrorCode.USE_ALREADY_SETTLED,
+                _("This use of the e-code is already settled."),
+                status=409,
+            ) from None
+        # Not the counter's doing: said as it is, and logged with the constraint only (no personal data).
+        logger.error("Settlement not recorded: the database refused it (constraint %s)", constraint or "?")
+        raise _refuse(
+            SettlementErrorCode.NOT_RECORDED,
+            _("The settlement could not be recorded (a check of the records failed); nothing was saved."),
+            status=409,
+            constraint=constraint,
+        ) from None
+    return settlement, True
+
+
+def _record(*, preview: SettlementPreview, acc: Accumulator, operator, request_no: str) -> Settlement:
+    """Write the computed settlement, its lines, the accumulators, the audit row and the notification."""
+    split, person, institution = preview.split, preview.person, preview.institution
+    visit_type, filing = preview.visit_type, preview.filing
     deltas = _deltas(split)
     settlement = Settlement.objects.create(
         number=_settlement_number(),
         person=person,
         institution=institution,
         operator=operator,
-        code_event=event,
+        code_event=preview.event,
         filing=filing,
         filing_group=filing.group,
-        emergency=emergency or recorded_emergency,
+        emergency=preview.emergency,
         request_no=request_no,
         visit_type=visit_type,
-        visit_date=service_date,
-        admission_date=admission_date if visit_type == VisitType.INPATIENT else None,
-        discharge_date=discharge_date if visit_type == VisitType.INPATIENT else None,
+        visit_date=preview.service_date,
+        admission_date=preview.admission_date,
+        discharge_date=preview.discharge_date,
         scheme=person.scheme,
         insured_region_id=person.insured_region_id,
         insured_province=province_code(person.insured_region_id),
-        treatment_province=treatment_province,
+        treatment_province=preview.treatment_province,
         institution_level=institution.level,
         retired=person.retired,
         assistance_category=person.assistance_category,
-        policy=policy,
+        policy=preview.policy,
         total=split.total,
         self_paid=split.self_paid,
         first_share=split.first_share,
@@ -437,7 +575,7 @@ def _settle(
         person_pays=split.person_pays,
         fund_ratio=split.fund_ratio,
         details={
-            "terms": _terms_snapshot(terms, visit_type, institution.level),
+            "terms": _terms_snapshot(preview.terms, visit_type, institution.level),
             "before": {k: str(v) for k, v in asdict(split.before).items()},
             "after": {k: str(v) for k, v in asdict(split.after).items()},
             "deltas": {k: str(v) for k, v in deltas.items()},
@@ -446,7 +584,7 @@ def _settle(
                 "critical": split.critical_capped,
                 "assistance": split.assistance_capped,
             },
-            "recorded_emergency_filing": recorded_emergency,
+            "recorded_emergency_filing": preview.recorded_emergency,
         },
     )
     SettlementLine.objects.bulk_create(
@@ -519,6 +657,8 @@ def settlement_reverse(*, settlement_id: int, operator, reason: str = "") -> Set
             _("A settlement can be reversed only on the day it was made."),
             status=409,
         )
+    # Not durable: the national interface (his) stores its answer to 2208/2305 in the same transaction, so
+    # that a retried msgid gets the answer of a reversal that happened, never a second attempt.
     with transaction.atomic():
         acc = _accumulator_locked(
             person=settlement.person, year=settlement.visit_date.year, scheme=settlement.scheme
@@ -763,7 +903,7 @@ def _month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
 _SUMMED = ("total", "basic_fund", "critical_fund", "assistance_fund", "person_pays")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def clearing_build(*, month: dt.date, actor=None) -> list[ClearingStatement]:
     """Build (or rebuild) the month's clearing statements: one per insured province → treatment province,
     summing the settled, non-reversed cross-provincial settlements made that month (Asia/Shanghai).
@@ -824,7 +964,7 @@ def clearing_build(*, month: dt.date, actor=None) -> list[ClearingStatement]:
     return built
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def clearing_confirm(*, statement: ClearingStatement, actor) -> ClearingStatement:
     """Freeze a statement: later rebuilds of its month leave it unchanged."""
     statement = ClearingStatement.objects.select_for_update().get(pk=statement.pk)
@@ -1077,7 +1217,7 @@ def _check_institution_volume(settlement: Settlement) -> bool:
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def flag_review(*, flag: SupervisionFlag, actor, status: str, note: str = "") -> SupervisionFlag:
     """Dismiss or confirm a supervision flag, with an audit row."""
     if status not in (FlagStatus.DISMISSED, FlagStatus.CONFIRMED):

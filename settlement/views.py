@@ -47,5 +47,7 @@ def settlement_receipt(request, settlement_id: int):
             "is_counter": request.user.is_counter,
             "fund_percent": settlement.fund_ratio * 100,
             "filing_group": FilingGroup(settlement.filing_group).label if settlement.filing_group else "",
+            # A4 by default; `?paper=80mm` lays it out for a counter's thermal receipt printer.
+            "thermal": request.GET.get("paper") == "80mm",
         },
     )

@@ -34,7 +34,7 @@ from filing import services as filing_services
 from filing.choices import DocumentKind, FilingStatus
 from notifications import services as notification_services
 from notifications.selectors import inbox_for_person, unread_count
-from reference.choices import Scheme
+from reference.choices import Scheme, Service
 from settlement.selectors import settlements_list
 
 from .access import counter_required, person_of, person_required
@@ -462,6 +462,37 @@ def _counter_context(request, **extra) -> dict:
     return {"institution": institution, "form": ScanForm(), **extra}
 
 
+def _bill_words() -> dict:
+    """What the bill's script says, in the cashier's language (the money and the refusals come from the API)."""
+    return {
+        "classes": {"A": _("Class A"), "B": _("Class B"), "C": _("Class C"), "": _("Not in catalogue")},
+        "remove": _("Remove"),
+        "no_results": _("No item of the catalogue matches."),
+        "searching": _("Searching…"),
+        "price_needed": _("Enter the unit price of each item."),
+        "network": _("The server could not be reached; nothing was settled. Try again."),
+        "settling": _("Settling…"),
+        "reversing": _("Reversing…"),
+        "reversed_on": _(
+            "The funds' share goes back to the funds and the person's year totals are restored."
+        ),
+        "verdict_settled": _("Code used: the bill is settled"),
+        "verdict_settled_line": _("Print the receipt for the patient. It can be reversed today only."),
+        "verdict_reversed": _("Code used: the settlement is reversed"),
+        "verdict_reversed_line": _("To settle the bill again, scan a new code of the patient."),
+        "quantity": _("Quantity"),
+        "unit_price": _("Unit price"),
+    }
+
+
+def _visit_types(institution) -> list[tuple[str, str]]:
+    """The visit types the institution settles directly (a pharmacy: general outpatient only)."""
+    # Outpatient first: most bills at a counter are outpatient ones.
+    order = (Service.GENERAL_OUTPATIENT, Service.CHRONIC_OUTPATIENT, Service.INPATIENT)
+    offered = [(service.value, service.label) for service in order if institution.offers(service)]
+    return offered or [(Service.GENERAL_OUTPATIENT.value, Service.GENERAL_OUTPATIENT.label)]
+
+
 def _counter_result(request, result, *, token: str, used: bool):
     context = _counter_context(
         request,
@@ -472,6 +503,12 @@ def _counter_result(request, result, *, token: str, used: bool):
         # A use is settled within this window (ecode.selectors.code_event_for_settlement).
         settle_by=result.checked_at + SETTLEMENT_USE_WINDOW if result.use_id and result.checked_at else None,
     )
+    if used and result.use_id:
+        context.update(
+            today=timezone.localdate(),
+            visit_types=_visit_types(request.user.institution),
+            bill_words=_bill_words(),
+        )
     if request.headers.get("X-Requested-With") == "fetch":
         return render(request, "web/counter/_result.html", context)
     return render(request, "web/counter/index.html", context)

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "ecode",
     "notifications",
     "settlement",
+    "his",
     "web",
 ]
 

@@ -3,7 +3,7 @@
 - core and reference import no app (reference imports only core);
 - an app imports another only through its doors: `selectors`, `services`, its vocabulary (`models`, `choices`,
   `errors`), shared output shapes (`serializers`) and the named door modules below;
-- no app imports web; no cycle between apps.
+- no app imports web; no cycle between apps; selectors only read.
 
 Run by `make lint` (and so by `make test`). Pure: parses the source, imports nothing, needs no database.
 """
@@ -150,3 +150,29 @@ def test_the_contract_sees_imports_inside_functions():
     found = {(a, b) for a, b, _line in _imports()}
     assert ("settlement.apps", "filing.policy") in found
     assert ("accounts.apps", "reference.signals") in found
+
+
+WRITES = {
+    "create",
+    "get_or_create",
+    "update_or_create",
+    "bulk_create",
+    "bulk_update",
+    "save",
+    "delete",
+    "update",
+}
+
+
+def test_selectors_only_read():
+    # Reads in selectors, writes in services: no selector calls a write method of the ORM.
+    wrong = []
+    for path in sorted(ROOT.glob("*/selectors.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in WRITES
+            ):
+                wrong.append(f"{_module_name(path)}:{node.lineno} calls .{node.func.attr}()")
+    assert wrong == []

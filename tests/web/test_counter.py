@@ -301,3 +301,212 @@ def test_the_counter_page_in_chromium_valid_used_no_direct_settlement_and_after_
         _fits(page)
         shots(page, "13-counter-no-direct-settlement-en")
         assert page.errors == [], page.errors
+
+
+# --- The bill, settled on the counter page (Chromium) ---
+
+
+def _bill_rules(person):
+    """Chengdu's benefit policy for the person's scheme and Shanghai's catalogue (three items, A, B and C)."""
+    from tests.settlement import factories as sf
+
+    sf.policy(region_code=person.insured_region_id, scheme=person.scheme)
+    sf.catalogue_item("XJ01CAA040A001", "阿莫西林胶囊", "A", province=DESTINATION)
+    sf.catalogue_item("XC10AAA105A001", "阿托伐他汀钙片", "B", province=DESTINATION)
+    sf.catalogue_item("250203099", "特需病房床位费差价", "C", province=DESTINATION, category="service")
+
+
+def _add_item(page, query: str, code: str, quantity: str, price: str) -> None:
+    page.fill("#bill-search", query)
+    page.wait_for_selector(f"#bill-results [role=option][data-code='{code}']")
+    page.click(f"#bill-results [role=option][data-code='{code}']")
+    row = f"#bill-items tr[data-code='{code}']"
+    page.fill(f"{row} input.qty", quantity)
+    page.fill(f"{row} input.price", price)
+
+
+def _split(page, container: str = "#bill-split") -> dict:
+    return {
+        cell.get_attribute("data-split"): cell.inner_text()
+        for cell in page.locator(f"{container} [data-split]").all()
+    }
+
+
+def _no_overflow(page, width: int) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("_playwright_thread")
+def test_the_counter_page_settles_a_bill_prints_it_and_reverses_it_in_chromium(live_server, shots):
+    from settlement.models import Settlement
+
+    from .browser import PHONE
+
+    data = scenario_data()
+    here = data.institutions[0]
+    person = data.person
+    approved(person, destination=DESTINATION, institutions=[here.code], by=data.reviewer)
+    _bill_rules(person)
+    token = token_issue(credential=credential_factory(person=person)).token
+    connections.close_all()
+    base = live_server.url
+
+    with chromium() as browser:
+        page = new_page(browser, DESKTOP)
+        sign_in(page, base, "/counter/login/", data.counter.username, PASSWORD)
+        page.wait_for_url(re.compile(r"/counter/$"))
+
+        # Verify, then use.
+        _scan(page, token)
+        page.wait_for_selector("#verdict[data-settlement-here=true]")
+        page.click("#use-button")
+        page.wait_for_selector("#bill[data-ready]")
+        assert page.is_disabled("#settle-button")
+        # The visit type: an inpatient stay asks for the admission date.
+        assert page.input_value("#bill-visit-type") == "general_outpatient"
+        assert page.locator("#bill-admission").is_hidden()
+        page.select_option("#bill-visit-type", "inpatient")
+        assert page.locator("#bill-admission").is_visible()
+        page.select_option("#bill-visit-type", "general_outpatient")
+        assert page.locator("#bill-admission").is_hidden()
+
+        # Items from Shanghai's catalogue, by code and by name; the split appears as they are entered.
+        _add_item(page, "XJ01", "XJ01CAA040A001", "20", "25")
+        _add_item(page, "他汀", "XC10AAA105A001", "2", "35")
+        _add_item(page, "250203", "250203099", "1", "300")
+        page.wait_for_selector("#bill-split:not([hidden])")
+        page.wait_for_selector("#bill:not([data-previewing])", state="attached")
+        page.wait_for_selector("#settle-button:not([disabled])")
+        # 甲 500.00 + 乙 70.00 (first share 7.00) + 丙 300.00 = 870.00; eligible 563.00;
+        # basic fund (563.00 − 200.00) × 50 % = 181.50; the person pays 688.50.
+        split = _split(page)
+        assert split["total"] == "¥870.00" and split["basic_fund"] == "¥181.50"
+        assert split["person_pays"] == "¥688.50" and split["self_paid"] == "¥300.00"
+        amounts = page.locator("#bill-items td.amount").all_inner_texts()
+        assert amounts == ["500.00", "70.00", "300.00"]
+        assert not Settlement.objects.exists()  # a preview settles nothing
+        _no_overflow(page, DESKTOP["viewport"]["width"])
+        shots(page, "15-counter-bill-preview")
+
+        # A wrong quantity is refused with the server's words, and nothing can be settled meanwhile.
+        page.fill("#bill-items tr[data-code='XC10AAA105A001'] input.qty", "0")
+        page.wait_for_selector("#bill-error:not([hidden])[data-code=invalid_quantity]")
+        assert "数量必须为正数" in page.inner_text("#bill-error")
+        assert page.is_disabled("#settle-button")
+        assert page.locator("#bill-items tr.invalid").count() == 1
+        shots(page, "15-counter-bill-error")
+        page.fill("#bill-items tr[data-code='XC10AAA105A001'] input.qty", "2")
+        page.wait_for_selector("#bill-error[hidden]", state="attached")
+        page.wait_for_selector("#settle-button:not([disabled])")
+        page.errors.clear()  # (the refused previews' 400s)
+
+        # Settle: a double click settles once.
+        page.dblclick("#settle-button")
+        page.wait_for_selector("#bill[data-done]")
+        assert Settlement.objects.count() == 1
+        settlement = Settlement.objects.get()
+        assert str(settlement.total) == "870.00" and str(settlement.person_pays) == "688.50"
+        assert page.inner_text("#bill-number") == settlement.number
+        assert _split(page, "#bill-done")["person_pays"] == "¥688.50"
+        assert settlement.number in page.inner_text("#r-bill-state")
+        _no_overflow(page, DESKTOP["viewport"]["width"])
+        shots(page, "15-counter-bill-settled")
+
+        # The receipt: A4 and the 80 mm roll, each laid out for its printer.
+        a4 = page.get_attribute("#receipt-a4", "href")
+        roll = page.get_attribute("#receipt-80", "href")
+        receipt = page.context.new_page()
+        receipt.goto(base + a4)
+        assert settlement.number in receipt.inner_text("main") and "688.50" in receipt.inner_text(".split")
+        shots(receipt, "15-receipt-a4")
+        receipt.emulate_media(media="print")
+        assert receipt.locator(".no-print").first.is_hidden()
+        receipt.emulate_media(media="screen")
+        receipt.goto(base + roll)
+        assert receipt.locator(".items-narrow").is_visible() and receipt.locator("table.items").is_hidden()
+        assert receipt.evaluate("document.querySelector('.receipt').getBoundingClientRect().width") < 320
+        shots(receipt, "15-receipt-80mm")
+        receipt.close()
+
+        # Reverse it the same day.
+        page.click("#reverse-start")
+        page.fill("#bill-reverse-reason", "收费项目录入错误")
+        page.click("#reverse-confirm")
+        page.wait_for_selector("#bill[data-reversed]")
+        settlement.refresh_from_db()
+        assert settlement.status == "reversed" and settlement.reversal_reason == "收费项目录入错误"
+        assert page.inner_text("#bill-done-title") == "已冲正"
+        shots(page, "15-counter-bill-reversed")
+        assert page.errors == [], page.errors
+
+        # The receipt on a phone (the person's own, or the counter's on a handheld): 390 px wide, no overflow.
+        phone = new_page(browser, PHONE)
+        sign_in(phone, base, "/login/", data.phone, PASSWORD)
+        phone.goto(base + a4)
+        assert "已冲正" in phone.inner_text("main") or "冲正" in phone.inner_text(".stamp")
+        _no_overflow(phone, PHONE["viewport"]["width"])
+        assert phone.locator(".items-narrow").is_visible()
+        shots(phone, "15-receipt-phone")
+        assert phone.errors == [], phone.errors
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("_playwright_thread")
+def test_a_pharmacy_settles_on_one_screen_in_english_in_chromium(live_server, shots):
+    from reference.models import Institution
+    from settlement.models import Settlement
+
+    data = scenario_data()
+    pharmacy = Institution.objects.filter(region_id=DESTINATION, kind="pharmacy").settling().first()
+    person = data.person
+    approved(person, destination=DESTINATION, institutions=[pharmacy.code], by=data.reviewer)
+    _bill_rules(person)
+    token = token_issue(credential=credential_factory(person=person)).token
+    cashier = CounterFactory(institution=pharmacy)
+    connections.close_all()
+    base = live_server.url
+
+    with chromium() as browser:
+        page = new_page(browser, DESKTOP)
+        sign_in(page, base, "/counter/login/", cashier.username, PASSWORD)
+        page.wait_for_url(re.compile(r"/counter/$"))
+        page.click("button[name=language][value=en]")
+        page.wait_for_load_state()
+        _scan(page, token)
+        page.click("#use-button")
+        page.wait_for_selector("#bill[data-ready]")
+        # One visit type: nothing to choose, the bill starts at the items.
+        assert page.locator("#bill-visit-type").count() == 0
+        assert page.inner_text(".bill-visit .fixed") == "General outpatient"
+        _add_item(page, "XJ01", "XJ01CAA040A001", "10", "25")
+        page.wait_for_selector("#bill-split:not([hidden])")
+        page.wait_for_selector("#bill:not([data-previewing])", state="attached")
+        page.wait_for_selector("#settle-button:not([disabled])")
+        # Level 0: (250.00 − 100.00) × 60 % = 90.00 from the fund, 160.00 paid by the person.
+        split = _split(page)
+        assert split["fund_total"] == "¥90.00" and split["person_pays"] == "¥160.00"
+        page.fill("#bill-items input.price", "-1")
+        page.wait_for_selector("#bill-error:not([hidden])[data-code=invalid_price]")
+        assert "The unit price cannot be negative." in page.inner_text("#bill-error")
+        page.fill("#bill-items input.price", "25")
+        page.wait_for_selector("#settle-button:not([disabled])")
+        page.errors.clear()  # (the refused preview's 400)
+        # Every word on the bill is English (item names are the catalogue's data, in Chinese).
+        words = page.locator("#bill .label, #bill th, #bill-split dt, #bill-split h4").all_inner_texts()
+        words += [
+            page.inner_text("#settle-button"),
+            page.inner_text("#verdict"),
+            page.inner_text(".bill-title"),
+        ]
+        words += [page.get_attribute("#bill-search", "placeholder")]
+        assert not re.search(r"[\u4e00-\u9fff]", " ".join(words)), words
+        _no_overflow(page, DESKTOP["viewport"]["width"])
+        shots(page, "15-counter-pharmacy-en")
+        page.click("#settle-button")
+        page.wait_for_selector("#bill[data-done]")
+        assert Settlement.objects.get().institution_id == pharmacy.pk
+        assert page.inner_text("#verdict h2") == "Code used: the bill is settled"
+        assert page.errors == [], page.errors

@@ -115,6 +115,14 @@ def accounts_text(demo) -> list[str]:
         "Counter terminals (POST /api/v1/ecode/verify with the header Authorization: Api-Key <key>):",
     ]
     lines += table(["username", "API key"], [[c["username"], c["api_key"]] for c in demo.counters])
+    lines += [
+        "",
+        "Hospital systems (POST /his/v1/{infno}, the national interface; docs/his-interface.md), signed with:",
+    ]
+    lines += table(
+        ["institution", "x-tif-paasid", "secret"],
+        [[c["institution_code"], c.get("paasid", "-"), c.get("his_secret", "-")] for c in demo.counters],
+    )
     lines += ["", "Try:"] + [f"  - {tip}" for tip in _tips(demo)]
     return lines
 

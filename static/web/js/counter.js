@@ -34,7 +34,11 @@
         return response.text();
       })
       .then(function (html) {
-        if (html !== null) result.innerHTML = html;
+        if (html !== null) {
+          result.innerHTML = html;
+          // The bill's script (bill.js) takes over a bill that has just appeared.
+          document.dispatchEvent(new CustomEvent("counter:result"));
+        }
       })
       .catch(function () {
         // Without the script's request the form still works: send it the ordinary way.
@@ -61,10 +65,15 @@
     }
   });
   // The scanner types into whatever has focus: keep it on the field unless a control was clicked.
+  // ... except while the cashier works on the bill, which has fields of its own.
+  function inBill(element) {
+    return Boolean(element && element.closest && element.closest("#bill"));
+  }
   document.addEventListener("click", function (event) {
-    if (!event.target.closest("button, a, input, select, textarea, summary, video")) focusInput();
+    if (inBill(event.target)) return;
+    if (!event.target.closest("button, a, input, select, textarea, summary, video, label")) focusInput();
   });
-  window.addEventListener("focus", focusInput);
+  window.addEventListener("focus", function () { if (!inBill(document.activeElement)) focusInput(); });
   focusInput();
 
   // --- Camera scanning ---
