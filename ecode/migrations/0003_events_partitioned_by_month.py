@@ -10,9 +10,10 @@ The model's two partial unique constraints hold as before:
   transaction lock on the (institution, request number) and refuses a second row with the same SQLSTATE (23505)
   and constraint name as the index did; each partition has an index for that lookup, and the uses' partition
   keeps the unique index too.
-A settlement's use (``settlement_settlement.code_event_id``) now references the uses' partition; a later
-migration that alters that field must point its foreign key there again (a partitioned table's ids are unique
-only with the kind and the time). A check without a request number does not fire the trigger at all.
+A settlement's use (``settlement_settlement.code_event_id``) and a HIS visit's (``his_hisvisit.code_event_id``)
+now reference the uses' partition; a later migration that adds or alters a foreign key to code events must
+point it there (a partitioned table's ids are unique only with the kind and the time), as
+``core.partitions.table_partition`` does here. A check without a request number does not fire the trigger at all.
 """
 
 from django.db import migrations
@@ -72,9 +73,12 @@ def unpartition(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # After every migration that makes a foreign key to code events (a settlement's use, a HIS visit's use):
+    # those keys are pointed at the uses' partition here, and none can be made to the partitioned table later.
     dependencies = [
         ("ecode", "0002_lean_event_indexes"),
         ("settlement", "0004_list_order_indexes"),
+        ("his", "0001_his_interface"),
     ]
 
     operations = [migrations.RunPython(partition, unpartition)]
