@@ -179,7 +179,15 @@ class ResultFilter(admin.SimpleListFilter):
 class CodeEventAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     """Every check and use of an e-code at a counter, read-only; the last month unless another range is picked."""
 
-    list_display = ("created_at", "kind", "result", "institution", "operator", "api_key_prefix", "request_no")
+    list_display = (
+        "created_at",
+        "kind",
+        "result_words",
+        "institution",
+        "operator",
+        "api_key_prefix",
+        "request_no",
+    )
     list_filter = ("kind", ResultFilter)
     list_select_related = ("institution", "operator")
     # Exact values only, each served by an index within the period: an institution's code or a request number.
@@ -196,6 +204,10 @@ class CodeEventAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         "token_iat",
     )
     readonly_fields = fields
+
+    @admin.display(description=_("result"), ordering="result")
+    def result_words(self, obj):
+        return RESULT_WORDS.get(obj.result, obj.result)
 
     def has_add_permission(self, request):
         return False

@@ -26,17 +26,24 @@ def _is_transactional(request) -> bool:
 @pytest.fixture(autouse=True)
 def _migration_data(request):
     if _is_transactional(request):
-        from django.apps import apps
         from django.contrib.contenttypes.models import ContentType
 
         request.getfixturevalue("django_db_setup")
         # The flush that ended the previous transactional test recreated content types under new ids.
         ContentType.objects.clear_cache()
         with request.getfixturevalue("django_db_blocker").unblock():
-            if not apps.get_model("reference", "Region").objects.exists():
-                for module, function in MIGRATION_DATA:
-                    getattr(import_module(module), function)(apps, None)
+            migration_data_ensure()
     yield
+
+
+def migration_data_ensure() -> None:
+    """Load again the rows the data migrations made, if the flush that ends a transactional test removed them
+    (also for session fixtures that copy the test database, which run before any test's own fixtures)."""
+    from django.apps import apps
+
+    if not apps.get_model("reference", "Region").objects.exists():
+        for module, function in MIGRATION_DATA:
+            getattr(import_module(module), function)(apps, None)
 
 
 @pytest.fixture(autouse=True)

@@ -254,6 +254,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=45, hour="*/6", day_of_month="1-3"),
         "kwargs": {"if_missing": True},
     },
+    # Creates the coming months' partitions and retires those past their retention (core.partitions).
+    "partitions-maintain": {"task": "core.tasks.maintain_partitions", "schedule": crontab(minute=20, hour=2)},
 }
 
 # --- Deferred work (core.deferred): outbox rows of work that runs after a commit (the supervision check) ---
@@ -263,6 +265,18 @@ DEFERRED_TASK_PENDING_TIMEOUT_SECONDS = int(env("DEFERRED_TASK_PENDING_TIMEOUT_S
 # A row left running this long (its worker died) is run again.
 DEFERRED_TASK_RUNNING_TIMEOUT_SECONDS = int(env("DEFERRED_TASK_RUNNING_TIMEOUT_SECONDS", "300"))
 DEFERRED_TASK_KEEP_DAYS = int(env("DEFERRED_TASK_KEEP_DAYS", "7"))
+
+# --- Monthly partitions of the append-only tables (PostgreSQL; core.partitions, docs/scaling.md) ---
+# Partitions are created this many months ahead by the daily beat task (and the migrations).
+PARTITION_MONTHS_AHEAD = int(env("PARTITION_MONTHS_AHEAD", "3"))
+# Months kept online per partitioned table; older months are archived to PARTITION_ARCHIVE_DIR and dropped.
+# E-code uses live in their own partition (ecode_codeevent_use), never retired: settlement and clearing need them.
+PARTITION_RETENTION_MONTHS = {
+    "ecode_codeevent_check": int(env("PARTITION_RETENTION_CHECKS", "13")),
+    "notifications_delivery": int(env("PARTITION_RETENTION_DELIVERIES", "13")),
+    "core_auditevent": int(env("PARTITION_RETENTION_AUDIT", "120")),
+}
+PARTITION_ARCHIVE_DIR = env("PARTITION_ARCHIVE_DIR") or str(BASE_DIR / "var" / "archive")
 
 # --- Notifications ---
 NOTIFICATION_SMS_BACKEND = env("NOTIFICATION_SMS_BACKEND", "notifications.providers.ConsoleProvider")

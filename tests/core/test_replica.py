@@ -21,6 +21,7 @@ from ecode.services import credential_suspend, token_issue
 from notifications.events import Event
 from notifications.models import Notification
 from notifications.services import notification_create
+from tests.conftest import migration_data_ensure
 from tests.factories import person_factory
 from tests.standby import Cluster, missing_tools
 
@@ -41,6 +42,7 @@ def cluster(django_db_setup, django_db_blocker):
     cluster = Cluster()
     try:
         with django_db_blocker.unblock():
+            migration_data_ensure()  # a transactional test that ran before may have flushed them
             cluster.start(database=default["NAME"], source=default)
         yield cluster
     finally:
