@@ -3,6 +3,7 @@ and restricted use, preferential critical-illness terms and assistance. Each bil
 (2204 → 2206 → 2207), cancelled (2208) and settled again through POST /api/v1/settlements/: the two answers agree
 to the fen, field by field, and the interface's identities hold on every answer."""
 
+import datetime as dt
 from decimal import Decimal as D
 
 import pytest
@@ -13,7 +14,9 @@ from settlement.models import PersonalAccount, Settlement
 from tests.factories import person_factory
 from tests.his.client import HisClient
 from tests.his.helpers import ecode_token, fee_input, settle_input, visit_input
+from tests.his.test_inpatient import admit
 from tests.his.test_outpatient import assert_identities, ok, refused
+from tests.his.test_reconciliation import statement
 from tests.settlement import factories as f
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
@@ -182,6 +185,15 @@ def test_employee_with_large_amount_cover_reached(client, counter_client):
 
     api = api_settle(counter_client, key, person, operator, rows)
     assert_same(setlinfo, result, api, scheme=Scheme.EMPLOYEE)
+    # 3201 counts the large-amount cover among the funds (the HIS settlement was cancelled).
+    balanced = {
+        "medfee_sumamt": "582.30",
+        "fund_pay_sumamt": "246.70",
+        "acct_pay": "0",
+        "fixmedins_setl_cnt": 1,
+    }
+    assert statement(his, person, **balanced)["stmt_rslt"] == "0"
+    assert statement(his, person, **{**balanced, "fund_pay_sumamt": "100.00"})["stmt_rslt"] == "1"
 
 
 def test_employee_pays_from_the_personal_account_when_the_his_says_so(client, counter_client):
@@ -217,6 +229,27 @@ def test_employee_pays_from_the_personal_account_when_the_his_says_so(client, co
     # Without the agreement the account is not touched.
     _info, _result, plain, _query = his_settle(his, person, rows, acct_used_flag="0")
     assert plain["setlinfo"]["acct_pay"] == D("0.00") and "310200" not in detail(plain)
+    # 3201: the account payments of the period's settlements (the API's 300.00; the last paid none).
+    funds = D(api["fund_total"]) + plain["setlinfo"]["fund_pay_sumamt"]  # 240.00 + 360.00 (deductible met)
+    assert funds == D("600.00")
+    balanced = {"medfee_sumamt": "1200.00", "fund_pay_sumamt": str(funds), "acct_pay": "300.00"}
+    assert statement(his, person, fixmedins_setl_cnt=2, **balanced)["stmt_rslt"] == "0"
+    assert statement(his, person, fixmedins_setl_cnt=2, **{**balanced, "acct_pay": "0"})["stmt_rslt"] == "1"
+
+    # The personal account does not pay for a stay: the settlement's rule, answered as such.
+    _token, psn_no, mdtrt_id = admit(his, person, today() - dt.timedelta(days=1))
+    upload = fee_input(mdtrt_id, psn_no, [("XA10BA02", "二甲双胍缓释片", "1", "100.00")])
+    ok(his.call("2301", upload))
+    discharge = {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "endtime": f"{today()} 10:00:00", "dscg_way": "1"}
+    ok(his.call("2402", {"dscginfo": discharge, "diseinfo": []}))
+    stay = settle_input(psn_no, mdtrt_id, "", "100.00", mid_setl_flag="0", acct_used_flag="1")
+    del stay["data"]["med_type"], stay["data"]["chrg_bchno"]
+    count = Settlement.objects.count()
+    refused(his.call("2303", stay), "account_not_for_inpatient")
+    refused(his.call("2304", stay), "account_not_for_inpatient")
+    assert Settlement.objects.count() == count
+    stay["data"]["acct_used_flag"] = "0"
+    assert ok(his.call("2304", stay))["setlinfo"]["acct_pay"] == D("0.00")
 
 
 def test_item_above_its_payment_standard_and_restricted_use(client, counter_client):
