@@ -385,7 +385,9 @@ def _lines(institution, fees) -> list[tuple[calculator.Line, calculator.Catalogu
 
 
 def _item_answer(fee: HisFee, line: calculator.Line, entry) -> dict:
-    if line.coverage_class == calculator.CLASS_A:
+    if line.self_pay_reason and line.self_pay_reason != calculator.OVER_PAYMENT_STANDARD:
+        prop = Decimal("1")  # wholly self-paid: not listed, class C, a restriction not met
+    elif line.coverage_class == calculator.CLASS_A:
         prop = Decimal("0")
     elif line.coverage_class == calculator.CLASS_B:
         prop = entry.first_share_rate

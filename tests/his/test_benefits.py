@@ -271,6 +271,7 @@ def test_item_above_its_payment_standard_and_restricted_use(client, counter_clie
     assert [r["fulamt_ownpay_amt"] for r in result] == [D("0.00"), D("0.00"), D("450.00")]
     assert [r["inscp_scp_amt"] for r in result] == [D("1500.00"), D("810.00"), D("0.00")]
     assert [r["lmt_used_flag"] for r in result] == ["0", "1", "0"]
+    assert [r["selfpay_prop"] for r in result] == [D("0"), D("0.10"), D("1")]
     setlinfo = out["setlinfo"]
     assert (setlinfo["overlmt_selfpay"], setlinfo["fulamt_ownpay_amt"]) == (D("880.00"), D("450.00"))
     ok(his.call("2208", query))
