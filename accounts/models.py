@@ -215,12 +215,16 @@ class PersonIdentity(models.Model):
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
-def identities_on(person, day) -> frozenset[str]:
-    """The identity kinds of `person` in force on `day` (the one door for every rule that depends on them)."""
-    rows = PersonIdentity.objects.filter(person=person, valid_from__lte=day).filter(
+def identity_rows_on(person, day):
+    """The identity rows (kind and dates) of `person` in force on `day`."""
+    return PersonIdentity.objects.filter(person=person, valid_from__lte=day).filter(
         Q(valid_to__isnull=True) | Q(valid_to__gte=day)
     )
-    return frozenset(rows.values_list("kind", flat=True))
+
+
+def identities_on(person, day) -> frozenset[str]:
+    """The identity kinds of `person` in force on `day` (the one door for every rule that depends on them)."""
+    return frozenset(identity_rows_on(person, day).values_list("kind", flat=True))
 
 
 class DiseaseCertification(models.Model):

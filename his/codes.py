@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accounts.choices import ChronicDisease
 from reference.choices import InstitutionKind, Scheme, Service
 
 # med_type → the visit type we settle it as. A pharmacy purchase (41) is settled as a general outpatient bill:
@@ -29,15 +30,29 @@ CHRGITM_LV = {"A": "01", "B": "02", "C": "03", "": "03"}
 # med_chrgitm_type by our item category (an item outside the catalogue: 14 other).
 MED_CHRGITM_TYPE = {"drug": "09", "service": "05", "consumable": "08", "": "14"}
 
-# idetinfo[].psn_idet_type for our medical-assistance categories (the facts name no table: our choice).
-IDET_TYPE = {"low_income": "21", "extremely_poor": "22", "marginal": "23"}
+# idetinfo[].psn_idet_type for the identities of people in need (accounts.IdentityKind) and the medical-assistance
+# categories of the same names (the facts name no table: our choice).
+IDET_TYPE = {"low_income": "21", "extremely_poor": "22", "marginal": "23", "poverty_risk": "24"}
 
-# setldetail[].fund_pay_type by fund and scheme.
+# The chronic/special disease of a med_type 14 visit (2203 mdtrtinfo.opsp_dise_code, as the 2503 filing names
+# it): the facts give no national table of these codes, so the HIS sends ours (accounts.ChronicDisease).
+CHRONIC_DISEASE = {value: value for value in ChronicDisease.values if value}
+CHRONIC_MED_TYPES = ("14",)
+
+# Flags: 0 no, 1 yes.
+FLAGS = ("0", "1")
+
+# setldetail[].fund_pay_type by fund and scheme. Employees' critical illness is reported with their large-amount
+# cover (330100, hifob_pay), the employees' counterpart of the residents' critical illness (390200, hifmi_pay);
+# one line per fund_pay_type.
 FUND_BASIC = {Scheme.EMPLOYEE: "310100", Scheme.RESIDENT: "390100"}
 FUND_CRITICAL = {Scheme.EMPLOYEE: "330100", Scheme.RESIDENT: "390200"}
+FUND_LARGE_AMOUNT = "330100"
 FUND_ASSISTANCE = "610100"
+FUND_ACCOUNT = "310200"  # the personal account's line (not a fund: outside fund_pay_sumamt)
 FUND_NAMES = {
     "310100": "职工基本医疗保险统筹基金",
+    "310200": "职工基本医疗保险个人账户",
     "390100": "城乡居民基本医疗保险基金",
     "330100": "职工大额医疗费用补助",
     "390200": "城乡居民大病医疗保险",

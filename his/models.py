@@ -118,6 +118,8 @@ class HisVisit(models.Model):
     endtime = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=12, choices=VisitState.choices, default=VisitState.REGISTERED)
     diagnoses = models.JSONField(default=list, blank=True)
+    # The certified chronic/special disease treated (med_type 14), given with 2203; settled with the visit.
+    disease = models.CharField(max_length=20, blank=True)
     settlement = models.ForeignKey(
         "settlement.Settlement", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -143,6 +145,8 @@ class HisFee(models.Model):
     unit_price = models.DecimalField(max_digits=16, decimal_places=6)
     amount = MoneyField(_("amount"))
     occurred_at = models.DateTimeField(null=True, blank=True)
+    # lmt_used_flag: the counter confirms the item's restricted-use condition is met.
+    lmt_used_flag = models.BooleanField(default=False)
     cancelled = models.BooleanField(default=False)
 
     class Meta:

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import InsuredPerson
+from accounts.models import InsuredPerson, identity_rows_on
 from accounts.services import person_get_by_id_number
 from core.audit import audit_record
 from core.errors import ServiceError
@@ -23,7 +23,7 @@ from filing.models import Filing
 from filing.referrals import filing_refer, filing_refer_cancel
 from reference.selectors import province_code
 from settlement import calculator
-from settlement.selectors import catalogue_entries, settlement_totals
+from settlement.selectors import catalogue_entries, personal_account_balance, settlement_totals
 from settlement.services import ItemInput, settlement_create, settlement_preview, settlement_reverse
 
 from . import codes
@@ -92,7 +92,7 @@ def _identity(person: InsuredPerson) -> dict:
 
 def _insuinfo(person: InsuredPerson) -> dict:
     return {
-        "balc": ZERO,
+        "balc": personal_account_balance(person=person) or ZERO,  # an employee's personal account
         "insutype": codes.INSUTYPE[person.scheme],
         "psn_type": codes.psn_type(scheme=person.scheme, retired=person.retired),
         "psn_insu_stas": "1" if person.is_active else "0",
@@ -105,10 +105,23 @@ def _insuinfo(person: InsuredPerson) -> dict:
 
 
 def _idetinfo(person: InsuredPerson) -> list[dict]:
+    """The person's identities in force today (with their dates), then the medical-assistance category when no
+    identity row already says it."""
+    rows = [
+        {
+            "psn_idet_type": codes.IDET_TYPE[row.kind],
+            "psn_type_lv": "",
+            "memo": row.source,
+            "begntime": f"{row.valid_from:%Y-%m-%d} 00:00:00",
+            "endtime": f"{row.valid_to:%Y-%m-%d} 23:59:59" if row.valid_to else None,
+        }
+        for row in identity_rows_on(person, beijing_now().date()).order_by("valid_from", "kind")
+        if row.kind in codes.IDET_TYPE
+    ]
     idet = codes.IDET_TYPE.get(person.assistance_category)
-    if not idet:
-        return []
-    return [{"psn_idet_type": idet, "psn_type_lv": "", "memo": "", "begntime": None, "endtime": None}]
+    if idet and idet not in {row["psn_idet_type"] for row in rows}:
+        rows.append({"psn_idet_type": idet, "psn_type_lv": "", "memo": "", "begntime": None, "endtime": None})
+    return rows
 
 
 def t9001(call: Call, data: dict) -> dict:
@@ -333,9 +346,16 @@ def t2203(call: Call, data: dict) -> dict:
     info = f.node(data, "mdtrtinfo")
     visit = _open_visit(call, info, prefix="mdtrtinfo.")
     med_type = f.code(info, "med_type", codes.OUTPATIENT_MED_TYPES, prefix="mdtrtinfo.")
+    disease = ""
+    if med_type in codes.CHRONIC_MED_TYPES:
+        given = f.text(info, "opsp_dise_code", required=False, max_length=30, prefix="mdtrtinfo.")
+        if given and given not in codes.CHRONIC_DISEASE:
+            raise f.invalid("mdtrtinfo.opsp_dise_code")
+        disease = codes.CHRONIC_DISEASE.get(given, "")
     visit.med_type = med_type
+    visit.disease = disease
     visit.diagnoses = _diagnoses(data)
-    visit.save(update_fields=["med_type", "diagnoses"])
+    visit.save(update_fields=["med_type", "disease", "diagnoses"])
     return {}
 
 
@@ -350,17 +370,24 @@ def _lines(institution, fees) -> list[tuple[calculator.Line, calculator.Catalogu
     lines = calculator.itemise(
         [
             calculator.BillItem(
-                code=fee.code, quantity=fee.quantity, unit_price=fee.unit_price, name=fee.name
+                code=fee.code,
+                quantity=fee.quantity,
+                unit_price=fee.unit_price,
+                name=fee.name,
+                restricted_use_met=fee.lmt_used_flag,
             )
             for fee in fees
         ],
         catalogue,
+        institution.level,
     )
     return [(line, catalogue.get(line.code)) for line in lines]
 
 
 def _item_answer(fee: HisFee, line: calculator.Line, entry) -> dict:
-    if line.coverage_class == calculator.CLASS_A:
+    if line.self_pay_reason and line.self_pay_reason != calculator.OVER_PAYMENT_STANDARD:
+        prop = Decimal("1")  # wholly self-paid: not listed, class C, a restriction not met
+    elif line.coverage_class == calculator.CLASS_A:
         prop = Decimal("0")
     elif line.coverage_class == calculator.CLASS_B:
         prop = entry.first_share_rate
@@ -371,15 +398,15 @@ def _item_answer(fee: HisFee, line: calculator.Line, entry) -> dict:
         "det_item_fee_sumamt": line.amount,
         "cnt": fee.quantity,
         "pric": fee.unit_price,
-        "pric_uplmt_amt": ZERO,
+        "pric_uplmt_amt": entry.max_price if entry is not None and entry.max_price is not None else ZERO,
         "selfpay_prop": prop,
-        "fulamt_ownpay_amt": line.self_paid,
-        "overlmt_amt": ZERO,
+        "fulamt_ownpay_amt": line.self_paid - line.overlmt_selfpay,
+        "overlmt_amt": line.overlmt_selfpay,
         "preselfpay_amt": line.first_share,
         "inscp_scp_amt": line.eligible,
         "chrgitm_lv": codes.CHRGITM_LV[line.coverage_class],
         "med_chrgitm_type": codes.MED_CHRGITM_TYPE.get(line.category, "14"),
-        "lmt_used_flag": "0",
+        "lmt_used_flag": "1" if fee.lmt_used_flag else "0",
         "memo": "",
     }
 
@@ -429,6 +456,7 @@ def _upload_fees(call: Call, rows: list[dict], *, name: str, med_types) -> dict:
                 unit_price=price,
                 amount=total,
                 occurred_at=f.moment(row, "fee_ocur_time", required=False, prefix=prefix),
+                lmt_used_flag=f.code(row, "lmt_used_flag", codes.FLAGS, required=False, prefix=prefix) == "1",
             )
         )
     HisFee.objects.bulk_create(fees)
@@ -489,6 +517,14 @@ class Amounts:
     critical: Decimal
     assistance: Decimal
     person_pays: Decimal
+    overlmt: Decimal  # the part of self_paid above the payment standards
+    large_amount: Decimal
+    account_pay: Decimal
+    balance_after: Decimal | None  # the personal account's balance after (None: not used)
+
+    @property
+    def funds(self) -> Decimal:
+        return self.basic + self.large_amount + self.critical + self.assistance
 
 
 def _amounts_of_settlement(s) -> Amounts:
@@ -503,14 +539,20 @@ def _amounts_of_settlement(s) -> Amounts:
         critical=s.critical_fund,
         assistance=s.assistance_fund,
         person_pays=s.person_pays,
+        overlmt=s.overlmt_selfpay,
+        large_amount=s.large_amount_fund,
+        account_pay=s.account_pay,
+        balance_after=s.account_balance_after,
     )
 
 
-def setlinfo(*, visit: HisVisit, amounts: Amounts, sign: int = 1) -> dict:
-    """setlinfo: our split, field by field; `sign` -1 for a cancellation's answer."""
+def setlinfo(*, visit: HisVisit, amounts: Amounts, sign: int = 1, balc: Decimal | None = None) -> dict:
+    """setlinfo: our split, field by field; `sign` -1 for a cancellation's answer. `balc` the personal account's
+    balance to show (default: after this settlement, 0.00 when the account was not used)."""
     person = visit.person
     critical_employee = person.scheme == "employee"
-    funds = amounts.basic + amounts.critical + amounts.assistance
+    if balc is None:
+        balc = amounts.balance_after if amounts.balance_after is not None else ZERO
 
     def m(value: Decimal) -> Decimal:
         return (value * sign).quantize(Decimal("0.01")) + ZERO
@@ -532,8 +574,8 @@ def setlinfo(*, visit: HisVisit, amounts: Amounts, sign: int = 1) -> dict:
         "mdtrt_cert_type": codes.CERT_ECODE,
         "med_type": visit.med_type,
         "medfee_sumamt": m(amounts.total),
-        "fulamt_ownpay_amt": m(amounts.self_paid),
-        "overlmt_selfpay": m(ZERO),
+        "fulamt_ownpay_amt": m(amounts.self_paid - amounts.overlmt),
+        "overlmt_selfpay": m(amounts.overlmt),
         "preselfpay_amt": m(amounts.first_share),
         "inscp_scp_amt": m(amounts.eligible),
         "act_pay_dedc": m(amounts.deductible),
@@ -542,15 +584,15 @@ def setlinfo(*, visit: HisVisit, amounts: Amounts, sign: int = 1) -> dict:
         "cvlserv_pay": m(ZERO),
         "hifes_pay": m(ZERO),
         "hifmi_pay": m(ZERO if critical_employee else amounts.critical),
-        "hifob_pay": m(amounts.critical if critical_employee else ZERO),
+        "hifob_pay": m(amounts.large_amount + (amounts.critical if critical_employee else ZERO)),
         "maf_pay": m(amounts.assistance),
         "oth_pay": m(ZERO),
-        "fund_pay_sumamt": m(funds),
+        "fund_pay_sumamt": m(amounts.funds),
         "psn_part_amt": m(amounts.person_pays),
-        "acct_pay": m(ZERO),
-        "psn_cash_pay": m(amounts.person_pays),
+        "acct_pay": m(amounts.account_pay),
+        "psn_cash_pay": m(amounts.person_pays - amounts.account_pay),
         "hosp_part_amt": m(ZERO),
-        "balc": ZERO,
+        "balc": balc + ZERO,
         "acct_mulaid_pay": m(ZERO),
         "clr_optins": person.insured_region_id,
         "clr_way": "1",
@@ -561,12 +603,18 @@ def setlinfo(*, visit: HisVisit, amounts: Amounts, sign: int = 1) -> dict:
 
 
 def setldetail(*, scheme: str, amounts: Amounts, sign: int = 1) -> list[dict]:
-    rows = []
+    """One line per fund_pay_type paid (funds of one type summed), then the personal account's line."""
+    paid: dict[str, Decimal] = {}
     for fund_type, amount in (
         (codes.FUND_BASIC[scheme], amounts.basic),
+        (codes.FUND_LARGE_AMOUNT, amounts.large_amount),
         (codes.FUND_CRITICAL[scheme], amounts.critical),
         (codes.FUND_ASSISTANCE, amounts.assistance),
+        (codes.FUND_ACCOUNT, amounts.account_pay),
     ):
+        paid[fund_type] = paid.get(fund_type, ZERO) + amount
+    rows = []
+    for fund_type, amount in paid.items():
         if amount:
             rows.append(
                 {
@@ -584,8 +632,8 @@ def setldetail(*, scheme: str, amounts: Amounts, sign: int = 1) -> list[dict]:
 def _check_given_split(row: dict, amounts: Amounts) -> None:
     """The four amounts a HIS sends with 2207 (from the 2204 answers) must be ours; empty means not given."""
     for name, ours in (
-        ("fulamt_ownpay_amt", amounts.self_paid),
-        ("overlmt_selfpay", ZERO),
+        ("fulamt_ownpay_amt", amounts.self_paid - amounts.overlmt),
+        ("overlmt_selfpay", amounts.overlmt),
         ("preselfpay_amt", amounts.first_share),
         ("inscp_scp_amt", amounts.eligible),
     ):
@@ -629,11 +677,20 @@ def _bill_of(call: Call, *, prefix: str, med_types) -> tuple[HisVisit, dict, dic
         "operator": call.operator,
         "visit_type": codes.MED_TYPE_VISIT[visit.med_type],
         "items": [
-            ItemInput(code=fee.code, quantity=fee.quantity, unit_price=fee.unit_price, name=fee.name)
+            ItemInput(
+                code=fee.code,
+                quantity=fee.quantity,
+                unit_price=fee.unit_price,
+                name=fee.name,
+                lmt_used_flag=fee.lmt_used_flag,
+            )
             for fee in fees
         ],
         "use_id": visit.code_event_id,
         "request_no": call.msgid,
+        "disease": visit.disease,
+        # The person's agreement to pay from the personal account (the settlement decides where it may).
+        "acct_used_flag": f.code(row, "acct_used_flag", codes.FLAGS, required=False, prefix=prefix) == "1",
         **dates,
     }
     # Admitted by ID number: settled by the filing in force here at discharge and the ID number, as the API does.
@@ -647,7 +704,8 @@ def _bill_of(call: Call, *, prefix: str, med_types) -> tuple[HisVisit, dict, dic
 
 def _preview(call: Call, *, prefix: str, med_types) -> dict:
     visit, _row, arguments = _bill_of(call, prefix=prefix, med_types=med_types)
-    split = settlement_preview(**arguments).split
+    preview = settlement_preview(**arguments)
+    split = preview.split
     amounts = Amounts(
         total=split.total,
         self_paid=split.self_paid,
@@ -659,6 +717,10 @@ def _preview(call: Call, *, prefix: str, med_types) -> dict:
         critical=split.critical_fund,
         assistance=split.assistance,
         person_pays=split.person_pays,
+        overlmt=split.overlmt_selfpay,
+        large_amount=split.large_amount,
+        account_pay=split.account_pay,
+        balance_after=preview.account.balance - split.account_pay if preview.account is not None else None,
     )
     info = setlinfo(visit=visit, amounts=amounts)
     info.update(setl_id="", setl_time=None, medins_setl_id=call.msgid)
@@ -700,7 +762,8 @@ def _cancel_settlement(call: Call, *, prefix: str) -> dict:
     visit = _settled_visit(call, row, prefix=prefix)
     settlement = settlement_reverse(settlement_id=visit.settlement_id, operator=call.operator, reason="HIS")
     amounts = _amounts_of_settlement(settlement)
-    info = setlinfo(visit=visit, amounts=amounts, sign=-1)
+    balc = personal_account_balance(person=visit.person) if amounts.balance_after is not None else None
+    info = setlinfo(visit=visit, amounts=amounts, sign=-1, balc=balc)
     info.update(
         setl_id=settlement.number,
         setl_time=local_dt(settlement.reversed_at),
@@ -855,12 +918,12 @@ def t3201(call: Call, data: dict) -> dict:
             inpatient=inpatient,
         )
         if ours_kind == clr_type
-        else {"count": 0, "total": ZERO, "fund_total": ZERO}
+        else {"count": 0, "total": ZERO, "fund_total": ZERO, "account_pay": ZERO}
     )
     ours = {
         "medfee_sumamt": totals["total"],
         "fund_pay_sumamt": totals["fund_total"],
-        "acct_pay": ZERO,
+        "acct_pay": totals["account_pay"],
         "fixmedins_setl_cnt": Decimal(totals["count"]),
     }
     differences = [

@@ -275,7 +275,8 @@ def settlement_totals(
     inpatient: bool | None = None,
 ) -> dict:
     """An institution's settlements in force (not reversed) settled from `start` to `end` (Beijing days, both
-    included), from every channel: their count, total, fund total and what people paid."""
+    included), from every channel: their count, total, fund total (every fund) and what people paid, of it from
+    their personal accounts."""
     tz = timezone.get_default_timezone()
     qs = Settlement.objects.filter(
         institution=institution,
@@ -292,14 +293,17 @@ def settlement_totals(
     sums = qs.aggregate(
         total=Sum("total"),
         basic=Sum("basic_fund"),
+        large_amount=Sum("large_amount_fund"),
         critical=Sum("critical_fund"),
         assistance=Sum("assistance_fund"),
         person=Sum("person_pays"),
+        account=Sum("account_pay"),
     )
     value = {k: v or ZERO for k, v in sums.items()}
     return {
         "count": qs.count(),
         "total": value["total"],
-        "fund_total": value["basic"] + value["critical"] + value["assistance"],
+        "fund_total": value["basic"] + value["large_amount"] + value["critical"] + value["assistance"],
         "person_pays": value["person"],
+        "account_pay": value["account"],
     }
