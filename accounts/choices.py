@@ -30,7 +30,7 @@ class AssistanceCategory(models.TextChoices):
 
     NONE = "", _("Not eligible")
     LOW_INCOME = "low_income", _("Low-income (subsistence allowance)")
-    EXTREMELY_POOR = "extremely_poor", _("Extremely poor (特困)")
+    EXTREMELY_POOR = "extremely_poor", _("Extremely poor (subsistence support)")
     LOW_INCOME_MARGINAL = "marginal", _("Low-income marginal family")
 
 
@@ -38,10 +38,10 @@ class IdentityKind(models.TextChoices):
     """Identities of people in need that the insured area's civil-affairs and rural-revitalisation departments
     confirm (国办发〔2021〕42号); each is held with the dates it is valid."""
 
-    EXTREMELY_POOR = "extremely_poor", _("Extremely poor (特困人员)")
-    LOW_INCOME = "low_income", _("Low-income (低保对象)")
-    POVERTY_RISK = "poverty_risk", _("At risk of returning to poverty (返贫致贫风险)")
-    LOW_INCOME_MARGINAL = "marginal", _("Low-income marginal family (低保边缘家庭)")
+    EXTREMELY_POOR = "extremely_poor", _("Extremely poor (subsistence support)")
+    LOW_INCOME = "low_income", _("Low-income (subsistence allowance)")
+    POVERTY_RISK = "poverty_risk", _("At risk of returning to poverty")
+    LOW_INCOME_MARGINAL = "marginal", _("Low-income marginal family")
 
 
 class ChronicDisease(models.TextChoices):

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             name='PersonIdentity',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('extremely_poor', 'Extremely poor (特困人员)'), ('low_income', 'Low-income (低保对象)'), ('poverty_risk', 'At risk of returning to poverty (返贫致贫风险)'), ('marginal', 'Low-income marginal family (低保边缘家庭)')], max_length=16, verbose_name='identity')),
+                ('kind', models.CharField(choices=[('extremely_poor', 'Extremely poor (subsistence support)'), ('low_income', 'Low-income (subsistence allowance)'), ('poverty_risk', 'At risk of returning to poverty'), ('marginal', 'Low-income marginal family')], max_length=16, verbose_name='identity')),
                 ('valid_from', models.DateField(verbose_name='valid from')),
                 ('valid_to', models.DateField(blank=True, help_text='Empty: until revoked.', null=True, verbose_name='valid until')),
                 ('source', models.CharField(blank=True, help_text='The department or document of the insured area that confirmed the identity.', max_length=120, verbose_name='confirmed by')),

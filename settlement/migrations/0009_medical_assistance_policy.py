@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='assistancerule',
             name='category',
-            field=models.CharField(choices=[('extremely_poor', 'Extremely poor (特困人员)'), ('low_income', 'Low-income (低保对象)'), ('poverty_risk', 'At risk of returning to poverty (返贫致贫风险)'), ('marginal', 'Low-income marginal family (低保边缘家庭)')], max_length=16, verbose_name='category'),
+            field=models.CharField(choices=[('extremely_poor', 'Extremely poor (subsistence support)'), ('low_income', 'Low-income (subsistence allowance)'), ('poverty_risk', 'At risk of returning to poverty'), ('marginal', 'Low-income marginal family')], max_length=16, verbose_name='category'),
         ),
         migrations.AlterField(
             model_name='assistancerule',

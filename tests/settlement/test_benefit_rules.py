@@ -45,7 +45,7 @@ def test_receipt_and_my_settlements_say_which_preferential_terms_applied(helped)
     assert "大病保险支付 ¥27786.25" in receipt
 
     english = signed_in(operator, "en").get(f"/settlements/{s.pk}/receipt").content.decode()
-    assert "Preferential terms for people in need (Extremely poor (特困人员)" in english
+    assert "Preferential terms for people in need (Extremely poor (subsistence support)" in english
     assert "threshold ¥6000.00 instead of ¥12000.00" in english and "no annual cap" in english
 
     mine = signed_in(person.user).get("/settlements/").content.decode()
