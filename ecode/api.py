@@ -25,7 +25,9 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -475,8 +477,19 @@ def _check_response(result: VerificationResult) -> Response:
     return Response(body, status=verification_status(result.code))
 
 
+class _JsonOnly(DefaultContentNegotiation):
+    """A counter endpoint speaks JSON only: the body must be JSON (else 415) and the answer is JSON whatever
+    the Accept header asks for, without parsing that header on every scan."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class _CheckApi(APIView):
     permission_classes = [IsCounter]
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _JsonOnly
     check = staticmethod(ecode_verify)
     input_serializer = CheckInputSerializer
 
