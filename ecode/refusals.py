@@ -58,12 +58,14 @@ def check_facts(credential, use=None) -> dict[str, Any]:
     """The facts of a check from the credential found (or None) and the code's recorded use (or None)."""
     if credential is None:
         return dict.fromkeys(FACTS)
-    return {
-        "credential": credential.pk,
-        "credential_status": credential.status,
-        "person_status": credential.person.status,
-        "use": use,
-    }
+    return facts_of(credential.pk, credential.status, credential.person.status, use)
+
+
+def facts_of(credential_pk, credential_status, person_status, use) -> dict[str, Any]:
+    """The facts of a check from the values a query read (``credential_pk`` None: no credential found)."""
+    if credential_pk is None:
+        return dict.fromkeys(FACTS)
+    return dict(zip(FACTS, (credential_pk, credential_status, person_status, use), strict=True))
 
 
 def check_refusal(facts: dict[str, Any]) -> str | None:
