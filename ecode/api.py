@@ -461,9 +461,17 @@ def used_body(result: VerificationResult) -> dict | None:
     }
 
 
-def _check_response(result: VerificationResult) -> Response:
+_RENDERER = JSONRenderer()
+
+
+def _json_response(body: dict, status: int = 200) -> HttpResponse:
+    # The counter's answer rendered as a Response would be (the same renderer), without a TemplateResponse.
+    return HttpResponse(_RENDERER.render(body), status=status, content_type=_RENDERER.media_type)
+
+
+def _check_response(result: VerificationResult) -> HttpResponse:
     if result.valid:
-        return Response(check_body(result))
+        return _json_response(check_body(result))
     # The field a counter should look at: the institution it claimed, or else the scanned code.
     field = "institution_code" if result.code == EcodeErrorCode.WRONG_INSTITUTION else "token"
     body = error_body(result.code, result.message, {field: [result.message]})
@@ -474,7 +482,7 @@ def _check_response(result: VerificationResult) -> Response:
         used=used_body(result),
         coverage=_coverage_body(result.coverage, emergency_possible=result.emergency_possible),
     )
-    return Response(body, status=verification_status(result.code))
+    return _json_response(body, status=verification_status(result.code))
 
 
 class _JsonOnly(DefaultContentNegotiation):
