@@ -36,6 +36,7 @@ def main() -> None:
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     bare, counter, query, verify = http["bare"], http["bare_counter"], http["bare_query"], http["verify"]
     filing = http["verify_filing"]
+    tgoal, pgoal = http["throughput_ratio_goal"], http["p99_ratio_goal"]
     lines = [
         "# E-code performance",
         "",
@@ -89,17 +90,21 @@ def main() -> None:
         f"hospital is picked come with the same statement | {filing['rps']:,.0f} | {filing['p50_ms']:.2f} ms "
         f"| {filing['p99_ms']:.2f} ms | {cpu(filing)} |",
         "",
-        "| ratio | against the bare endpoint | against the bare endpoint with counter authentication | goal |",
-        "|---|---|---|---|",
-        f"| verify throughput | {http['throughput_ratio']:.2f} | {http['throughput_ratio_vs_counter']:.2f} "
-        f"| ≥ 0.5 of the bare endpoint: {met(http['throughput_ratio'] >= 0.5)} |",
-        f"| verify p99 | {http['p99_ratio']:.2f}× | {http['p99_ratio_vs_counter']:.2f}× "
-        f"| < 2× the bare endpoint's: {met(http['p99_ratio'] < 2)} |",
-        f"| verify throughput, person with a filing | {http['filing_throughput_ratio']:.2f} "
-        f"| {http['filing_throughput_ratio_vs_counter']:.2f} | ≥ 0.5: {met(http['filing_throughput_ratio'] >= 0.5)} |",
-        f"| verify p99, person with a filing | {http['filing_p99_ratio']:.2f}× "
-        f"| {http['filing_p99_ratio_vs_counter']:.2f}× | < 2×: {met(http['filing_p99_ratio'] < 2)} |",
-        f"| for scale: `bare-query` throughput, p99 | {http['query_throughput_ratio']:.2f}, "
+        "| ratio | against `bare-query` (the goal) | against the bare endpoint | against the bare endpoint with "
+        "counter authentication | goal |",
+        "|---|---|---|---|---|",
+        f"| verify throughput | {http['throughput_ratio']:.2f} | {http['throughput_ratio_vs_bare']:.2f} "
+        f"| {http['throughput_ratio_vs_counter']:.2f} "
+        f"| ≥ {tgoal} of `bare-query`'s: {met(http['throughput_ratio'] >= tgoal)} |",
+        f"| verify p99 | {http['p99_ratio']:.2f}× | {http['p99_ratio_vs_bare']:.2f}× "
+        f"| {http['p99_ratio_vs_counter']:.2f}× | ≤ {pgoal}× `bare-query`'s: {met(http['p99_ratio'] <= pgoal)} |",
+        f"| verify throughput, person with a filing | {http['filing_throughput_ratio_vs_query']:.2f} "
+        f"| {http['filing_throughput_ratio']:.2f} | {http['filing_throughput_ratio_vs_counter']:.2f} "
+        f"| ≥ {tgoal}: {met(http['filing_throughput_ratio_vs_query'] >= tgoal)} |",
+        f"| verify p99, person with a filing | {http['filing_p99_ratio_vs_query']:.2f}× "
+        f"| {http['filing_p99_ratio']:.2f}× | {http['filing_p99_ratio_vs_counter']:.2f}× "
+        f"| ≤ {pgoal}×: {met(http['filing_p99_ratio_vs_query'] <= pgoal)} |",
+        f"| for scale: `bare-query` throughput, p99 | | {http['query_throughput_ratio']:.2f}, "
         f"{http['query_p99_ratio']:.2f}× | | |",
         "",
         "The CPU columns are the user and system time of the gunicorn processes and of the PostgreSQL processes "
