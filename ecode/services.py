@@ -65,7 +65,7 @@ from reference.models import Region
 
 from .errors import EcodeErrorCode, EcodeServiceErrorCode, verification_message
 from .models import CodeEvent, CodeEventKind, Credential, CredentialStatus, SigningKey, SigningKeyStatus
-from .refusals import OK, check_facts, check_refusal, check_refusal_case, facts_of
+from .refusals import OK, check_facts, check_refusal, check_refusal_case, facts_of, sql_word
 from .selectors import credential_for_person
 
 logger = logging.getLogger(__name__)
@@ -658,7 +658,8 @@ def _verify_recorded_sql(candidates: int, async_commit: bool) -> str:
     return (
         f"WITH c AS ({_check_sql(False, 'postgresql', candidates)}),"  # noqa: S608
         f' e AS (INSERT INTO "{event.db_table}" ({columns})'
-        f' SELECT %s, %s, {decided}, c.credential_pk, c."{person.pk.column}", %s, %s, %s, %s, {subject}, %s, %s'
+        f" SELECT %s, {sql_word(CodeEventKind.VERIFY)}, {decided}, c.credential_pk,"
+        f' c."{person.pk.column}", %s, %s, %s, %s, {subject}, %s, %s'
         f' FROM (SELECT 1) AS one LEFT JOIN c ON TRUE RETURNING "{event.pk.column}", "{result}")'
         f' SELECT c.*, e."{event.pk.column}", e."{result}"{commit} FROM e LEFT JOIN c ON TRUE'
     )
@@ -675,7 +676,6 @@ def _verify_recorded_params(draft: dict[str, Any], subjects: dict[int, str], on_
     return (
         *_check_params(subjects, on_date, institution),
         draft["created_at"],
-        str(draft["kind"]),
         *_refusal_case()[1],
         institution.pk,
         draft["operator"].pk,
