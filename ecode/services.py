@@ -640,7 +640,8 @@ _EVENT_FIELDS = (
 def _verify_recorded_sql(candidates: int, async_commit: bool) -> str:
     """A verify on PostgreSQL in one statement: the check's query, and the insert of its CodeEvent with the
     result decided from what the query found by the table of ``ecode.refusals``, as ``check_refusal`` decides
-    in Python (the parameters are in ``_verify_recorded_params``). With ``async_commit`` (a statement that is
+    in Python (the parameters are in ``_verify_recorded_params``; the table's words and the event's kind are
+    written in as literals by ``ecode.refusals.sql_word``, which takes plain words only). With ``async_commit`` (a statement that is
     its own transaction) the commit does not wait for the WAL to reach the disk: a crash of the database
     server could lose the checks of its last fraction of a second, never half of one, and never a use
     (``consume`` commits synchronously).
