@@ -20,8 +20,8 @@ over loopback, in alternating rounds of equal length:
   a row);
 - the same for a person with an approved filing for the hospital's area (``verify_filing``).
 
-Goals: verify keeps at least 0.5 of the bare endpoint's throughput, and its p99 latency stays under twice the
-bare endpoint's. Each figure is the median over the rounds; the endpoints alternate round by round so that
+Goals (issue 17), against ``bare-query``, the real floor of an endpoint that must read the credential's live
+state: verify keeps at least 0.7 of its throughput, and its p99 latency is at most 1.5 times its p99. Each figure is the median over the rounds; the endpoints alternate round by round so that
 noise from other processes falls on all of them. About two minutes with the defaults.
 """
 
@@ -48,6 +48,9 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:543
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/2")
 DATABASE_NAME = os.environ.get("BENCH_DATABASE_NAME", "yibao_bench")
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
+# Verify against bare-query: at least this share of its throughput, at most this multiple of its p99.
+THROUGHPUT_GOAL = 0.7
+P99_GOAL = 1.5
 
 # Two insured people of Chengdu: one with no filing (most codes shown at a counter), one with an approved
 # filing for Beijing, where the benchmark's hospital is (a cross-provincial patient).
@@ -371,10 +374,15 @@ def main() -> None:
         for name in endpoints
     }
     results.update(
-        throughput_ratio=results["verify"]["rps"] / results["bare"]["rps"],
-        throughput_ratio_goal=0.5,
-        p99_ratio=results["verify"]["p99_ms"] / results["bare"]["p99_ms"],
-        p99_ratio_goal=2.0,
+        # The goals: verify against bare-query (counter authentication and one query).
+        throughput_ratio=results["verify"]["rps"] / results["bare_query"]["rps"],
+        throughput_ratio_goal=THROUGHPUT_GOAL,
+        p99_ratio=results["verify"]["p99_ms"] / results["bare_query"]["p99_ms"],
+        p99_ratio_goal=P99_GOAL,
+        filing_throughput_ratio_vs_query=results["verify_filing"]["rps"] / results["bare_query"]["rps"],
+        filing_p99_ratio_vs_query=results["verify_filing"]["p99_ms"] / results["bare_query"]["p99_ms"],
+        throughput_ratio_vs_bare=results["verify"]["rps"] / results["bare"]["rps"],
+        p99_ratio_vs_bare=results["verify"]["p99_ms"] / results["bare"]["p99_ms"],
         query_throughput_ratio=results["bare_query"]["rps"] / results["bare"]["rps"],
         query_p99_ratio=results["bare_query"]["p99_ms"] / results["bare"]["p99_ms"],
         throughput_ratio_vs_counter=results["verify"]["rps"] / results["bare_counter"]["rps"],
@@ -403,8 +411,8 @@ def main() -> None:
             f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['server_cpu_ms']:.2f}, {r['database_cpu_ms']:.2f} ms |"
         )
     print(
-        f"\nverify / bare: throughput {results['throughput_ratio']:.2f} (goal ≥ 0.5), "
-        f"p99 {results['p99_ratio']:.2f}× (goal < 2)"
+        f"\nverify / bare-query: throughput {results['throughput_ratio']:.2f} (goal ≥ {THROUGHPUT_GOAL}), "
+        f"p99 {results['p99_ratio']:.2f}× (goal ≤ {P99_GOAL}×)"
     )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

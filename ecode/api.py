@@ -25,7 +25,9 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -458,9 +460,17 @@ def used_body(result: VerificationResult) -> dict | None:
     }
 
 
-def _check_response(result: VerificationResult) -> Response:
+_RENDERER = JSONRenderer()
+
+
+def _json_response(body: dict, status: int = 200) -> HttpResponse:
+    # The counter's answer rendered as a Response would be (the same renderer), without a TemplateResponse.
+    return HttpResponse(_RENDERER.render(body), status=status, content_type=_RENDERER.media_type)
+
+
+def _check_response(result: VerificationResult) -> HttpResponse:
     if result.valid:
-        return Response(check_body(result))
+        return _json_response(check_body(result))
     # The field a counter should look at: the institution it claimed, or else the scanned code.
     field = "institution_code" if result.code == EcodeErrorCode.WRONG_INSTITUTION else "token"
     body = error_body(result.code, result.message, {field: [result.message]})
@@ -471,11 +481,22 @@ def _check_response(result: VerificationResult) -> Response:
         used=used_body(result),
         coverage=_coverage_body(result.coverage, emergency_possible=result.emergency_possible),
     )
-    return Response(body, status=verification_status(result.code))
+    return _json_response(body, status=verification_status(result.code))
+
+
+class _JsonOnly(DefaultContentNegotiation):
+    """A counter endpoint speaks JSON only: the body must be JSON (else 415) and the answer is JSON whatever
+    the Accept header asks for, without parsing that header on every scan."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class _CheckApi(APIView):
     permission_classes = [IsCounter]
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _JsonOnly
     check = staticmethod(ecode_verify)
     input_serializer = CheckInputSerializer
 

@@ -58,12 +58,14 @@ def check_facts(credential, use=None) -> dict[str, Any]:
     """The facts of a check from the credential found (or None) and the code's recorded use (or None)."""
     if credential is None:
         return dict.fromkeys(FACTS)
-    return {
-        "credential": credential.pk,
-        "credential_status": credential.status,
-        "person_status": credential.person.status,
-        "use": use,
-    }
+    return facts_of(credential.pk, credential.status, credential.person.status, use)
+
+
+def facts_of(credential_pk, credential_status, person_status, use) -> dict[str, Any]:
+    """The facts of a check from the values a query read (``credential_pk`` None: no credential found)."""
+    if credential_pk is None:
+        return dict.fromkeys(FACTS)
+    return dict(zip(FACTS, (credential_pk, credential_status, person_status, use), strict=True))
 
 
 def check_refusal(facts: dict[str, Any]) -> str | None:
@@ -71,13 +73,20 @@ def check_refusal(facts: dict[str, Any]) -> str | None:
     return next((str(rule.code) for rule in REFUSALS if rule.matches(facts)), None)
 
 
+def sql_word(value: str) -> str:
+    """A plain word (a status or an error code: lower-case letters and underscores) as an SQL literal, written
+    into a statement instead of being a parameter: nothing to encode and bind per check."""
+    if not value.replace("_", "").isalpha() or not value.isascii() or not value.islower():
+        raise ValueError(f"not a plain word: {value!r}")
+    return f"'{value}'"
+
+
 def check_refusal_case(columns: dict[str, str]) -> tuple[str, tuple[str, ...]]:
     """A SQL CASE that decides as ``check_refusal`` does (``ok`` when no row matches), ``columns`` giving each
-    fact's SQL expression, and its parameters in order."""
-    whens, params = [], []
+    fact's SQL expression, and its parameters in order (none: the table's values are plain words, written in
+    as literals)."""
+    whens = []
     for rule in REFUSALS:
-        whens.append(f"WHEN {_SQL_TESTS[rule.test].format(columns[rule.fact])} THEN %s")
-        if rule.test in ("is", "is_not"):
-            params.append(str(rule.value))
-        params.append(str(rule.code))
-    return f"CASE {' '.join(whens)} ELSE %s END", (*params, OK)
+        test = _SQL_TESTS[rule.test].replace("%s", sql_word(str(rule.value)) if rule.value else "%s")
+        whens.append(f"WHEN {test.format(columns[rule.fact])} THEN {sql_word(str(rule.code))}")
+    return f"CASE {' '.join(whens)} ELSE {sql_word(OK)} END", ()

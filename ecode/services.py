@@ -27,6 +27,7 @@ from core.audit import audit_record
 from core.cache import cache_call
 from core.errors import CommonErrorCode, ServiceError
 from core.fields import EncryptedTextField
+from core.masking import mask_id_number, mask_name
 from ecode.keys import (
     KEYRING_TTL_SECONDS,
     keyring,
@@ -64,7 +65,7 @@ from reference.models import Region
 
 from .errors import EcodeErrorCode, EcodeServiceErrorCode, verification_message
 from .models import CodeEvent, CodeEventKind, Credential, CredentialStatus, SigningKey, SigningKeyStatus
-from .refusals import OK, check_facts, check_refusal, check_refusal_case
+from .refusals import OK, check_facts, check_refusal, check_refusal_case, facts_of, sql_word
 from .selectors import credential_for_person
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,27 @@ class CodeUse:
     institution_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedPerson:
+    """The code's owner as a verify's statement read them (no model object on the hot path): the name and ID
+    number decrypted, masked as the model masks them (``core.masking``)."""
+
+    pk: int
+    name: str
+    id_number: str
+    status: str
+    scheme: str
+    insured_region_id: str
+
+    @property
+    def masked_name(self) -> str:
+        return mask_name(self.name)
+
+    @property
+    def masked_id_number(self) -> str:
+        return mask_id_number(self.id_number)
+
+
 @dataclass(frozen=True)
 class VerificationResult:
     """What a counter learns from one scan; ``code`` is ``ok`` or an e-code error code."""
@@ -105,8 +127,8 @@ class VerificationResult:
     kind: str
     event_id: int | None = None
     institution: Any = None
+    # The code's owner: the model, or for a verify on PostgreSQL a CheckedPerson read from its statement's row.
     person: Any = None
-    credential: Credential | None = None
     masked_name: str = ""
     masked_id_number: str = ""
     insured_region_code: str = ""
@@ -618,7 +640,8 @@ _EVENT_FIELDS = (
 def _verify_recorded_sql(candidates: int, async_commit: bool) -> str:
     """A verify on PostgreSQL in one statement: the check's query, and the insert of its CodeEvent with the
     result decided from what the query found by the table of ``ecode.refusals``, as ``check_refusal`` decides
-    in Python (the parameters are in ``_verify_recorded_params``). With ``async_commit`` (a statement that is
+    in Python (the parameters are in ``_verify_recorded_params``; the table's words and the event's kind are
+    written in as literals by ``ecode.refusals.sql_word``, which takes plain words only). With ``async_commit`` (a statement that is
     its own transaction) the commit does not wait for the WAL to reach the disk: a crash of the database
     server could lose the checks of its last fraction of a second, never half of one, and never a use
     (``consume`` commits synchronously).
@@ -636,30 +659,32 @@ def _verify_recorded_sql(candidates: int, async_commit: bool) -> str:
     return (
         f"WITH c AS ({_check_sql(False, 'postgresql', candidates)}),"  # noqa: S608
         f' e AS (INSERT INTO "{event.db_table}" ({columns})'
-        f' SELECT %s, %s, {decided}, c.credential_pk, c."{person.pk.column}", %s, %s, %s, %s, {subject}, %s, %s'
+        f" SELECT %s, {sql_word(CodeEventKind.VERIFY)}, {decided}, c.credential_pk,"
+        f' c."{person.pk.column}", %s, %s, %s, %s, {subject}, %s, %s'
         f' FROM (SELECT 1) AS one LEFT JOIN c ON TRUE RETURNING "{event.pk.column}", "{result}")'
         f' SELECT c.*, e."{event.pk.column}", e."{result}"{commit} FROM e LEFT JOIN c ON TRUE'
     )
 
 
-def _verify_recorded_params(event: CodeEvent, subjects: dict[int, str], on_date) -> tuple:
-    """The parameters of ``_verify_recorded_sql``; ``subjects``: each candidate member id's subject hash."""
+def _verify_recorded_params(draft: dict[str, Any], subjects: dict[int, str], on_date) -> tuple:
+    """The parameters of ``_verify_recorded_sql``: ``draft`` the record's fields (as ``_check`` gathers them),
+    ``subjects`` each candidate member id's subject hash."""
     if len(subjects) == 1:
         subject = tuple(subjects.values())
     else:  # CASE member id WHEN ... THEN its hash ... ELSE the current key's
-        subject = (*(value for pair in subjects.items() for value in pair), event.subject)
+        subject = (*(value for pair in subjects.items() for value in pair), draft["subject"])
+    institution = draft["institution"]
     return (
-        *_check_params(subjects, on_date, event.institution),
-        event.created_at,
-        str(event.kind),
+        *_check_params(subjects, on_date, institution),
+        draft["created_at"],
         *_refusal_case()[1],
-        event.institution_id,
-        event.operator_id,
-        event.api_key_prefix,
-        event.request_no,
+        institution.pk,
+        draft["operator"].pk,
+        draft["api_key_prefix"],
+        draft["request_no"],
         *subject,
-        event.kid,
-        event.token_iat,
+        draft["kid"],
+        draft["token_iat"],
     )
 
 
@@ -688,6 +713,29 @@ def _person_of_row(row: tuple, fields) -> InsuredPerson:
         for field, value in zip(fields, row, strict=False)  # the row goes on with the credential
     ]
     return InsuredPerson.from_db(connection.alias, [field.attname for field in fields], values)
+
+
+@lru_cache(maxsize=1)
+def _checked_person_columns() -> tuple[int, ...]:
+    # Where CheckedPerson's fields are in a verify's row (the person's columns come first, in model order).
+    names = [field.name for field in _check_person_fields(False)]
+    return tuple(
+        names.index(name) for name in ("id", "name", "id_number", "status", "scheme", "insured_region")
+    )
+
+
+def _checked_person(row: tuple, fields) -> CheckedPerson:
+    """The check's person from its row as values: the encrypted fields decrypted by their model field."""
+    pk, name, id_number, status, scheme, region = (row[i] for i in _checked_person_columns())
+    name_field, number_field = (fields[i] for i in _checked_person_columns()[1:3])
+    return CheckedPerson(
+        pk=pk,
+        name=name_field.from_db_value(name, None, connection),
+        id_number=number_field.from_db_value(id_number, None, connection),
+        status=status,
+        scheme=scheme,
+        insured_region_id=region,
+    )
 
 
 def _use_of_column(value) -> CodeUse | None:
@@ -807,10 +855,9 @@ def _clock(when: datetime) -> str:
     return timezone.localtime(when).strftime("%H:%M:%S")
 
 
-def _message(event: CodeEvent, coverage, use: CodeUse | None) -> str:
+def _message(code: str, kind: str, institution_id: int, coverage, use: CodeUse | None) -> str:
     """What the counter reads: what happened, and what to do next."""
-    code = event.result
-    if code == OK and event.kind == CodeEventKind.CONSUME:
+    if code == OK and kind == CodeEventKind.CONSUME:
         if coverage is not None and not coverage.applies:
             return _(
                 "The e-code is used as an emergency: settle the bill as an emergency, with the use number."
@@ -823,7 +870,7 @@ def _message(event: CodeEvent, coverage, use: CodeUse | None) -> str:
             }
         return _("The e-code is valid.")
     if code == EcodeErrorCode.ALREADY_USED and use is not None:
-        if use.institution_id == event.institution_id:
+        if use.institution_id == institution_id:
             return _(
                 "This e-code was already used here at %(time)s (use number %(use_id)s) and cannot be used "
                 "again. Settle the bill with that use number."
@@ -842,10 +889,39 @@ def _message(event: CodeEvent, coverage, use: CodeUse | None) -> str:
 def _result(
     event: CodeEvent, *, verified=None, coverage=None, replayed: bool = False, use: CodeUse | None = None
 ) -> VerificationResult:
-    code = event.result
+    return _answer(
+        code=event.result,
+        kind=event.kind,
+        event_id=event.pk,
+        institution=event.institution,
+        person=event.person if event.person_id else None,
+        checked_at=event.created_at,
+        token_iat=event.token_iat,
+        verified=verified,
+        coverage=coverage,
+        replayed=replayed,
+        use=use,
+    )
+
+
+def _answer(
+    *,
+    code: str,
+    kind: str,
+    event_id: int | None,
+    institution,
+    person,
+    checked_at: datetime | None,
+    token_iat: datetime | None,
+    verified=None,
+    coverage=None,
+    replayed: bool = False,
+    use: CodeUse | None = None,
+) -> VerificationResult:
+    """The result of a recorded check (``event_id``), from what it found: ``person`` (a model or a
+    CheckedPerson; None when no credential was found), ``coverage`` and the code's recorded ``use``."""
     valid = code == OK
-    message = _message(event, coverage, use)
-    person = event.person if event.person_id else None
+    message = _message(code, kind, institution.pk, coverage, use)
     fields: dict[str, Any] = {}
     if person is not None and valid:
         fields = {
@@ -859,27 +935,24 @@ def _result(
     elif code == EcodeErrorCode.NOT_COVERED:  # why the use was refused
         fields["coverage"] = coverage
     if person is not None and coverage is not None:
-        fields["emergency_possible"] = emergency_settles(
-            coverage, person=person, institution=event.institution
-        )
+        fields["emergency_possible"] = emergency_settles(coverage, person=person, institution=institution)
     if verified is not None:
         fields["issued_at"] = datetime.fromtimestamp(verified.iat, UTC)
         fields["expires_at"] = datetime.fromtimestamp(verified.expires_at, UTC)
         fields["claims_filing_in_force"] = verified.filing_in_force
-    elif event.token_iat is not None:
-        fields["issued_at"] = event.token_iat
+    elif token_iat is not None:
+        fields["issued_at"] = token_iat
     return VerificationResult(
         valid=valid,
         code=code,
         message=message,
-        kind=event.kind,
-        event_id=event.pk,
-        institution=event.institution,
+        kind=kind,
+        event_id=event_id,
+        institution=institution,
         person=person if valid else None,
-        credential=event.credential if event.credential_id and valid else None,
         replayed=replayed,
         prior_use=use if code == EcodeErrorCode.ALREADY_USED else None,
-        checked_at=event.created_at,
+        checked_at=checked_at,
         **fields,
     )
 
@@ -951,26 +1024,29 @@ def _check(
         message = _("The request number is at most 64 characters.")
         raise ServiceError(CommonErrorCode.INVALID, message, fields={"request_no": [message]})
     text = token if isinstance(token, str) else ""
-    event = CodeEvent(
-        kind=kind,
-        institution=institution,
-        operator=operator,
-        created_at=now,
-        request_no=request_no,
-        api_key_prefix=getattr(api_key, "prefix", "") or "",
-    )
+    # The record of the check, as CodeEvent's fields (a verify on PostgreSQL inserts them without a model).
+    draft: dict[str, Any] = {
+        "kind": kind,
+        "institution": institution,
+        "operator": operator,
+        "created_at": now,
+        "request_no": request_no,
+        "api_key_prefix": getattr(api_key, "prefix", "") or "",
+    }
     if institution_code and institution_code != institution.code:
-        event.subject = _subject_of_text(text)
+        event = CodeEvent(**draft, subject=_subject_of_text(text))
         return _record(event, EcodeErrorCode.WRONG_INSTITUTION, on_date=today)
 
     try:
         verified = verify(text, keyring().keyset_at(now), now=now.timestamp())
     except VerificationError as exc:
-        event.subject = _subject_of_text(text)
+        event = CodeEvent(**draft, subject=_subject_of_text(text))
         return _record(event, exc.code.value, on_date=today)
-    event.subject = subject_hash(verified.subject)
-    event.kid = verified.kid
-    event.token_iat = datetime.fromtimestamp(verified.iat, UTC)
+    draft.update(
+        subject=subject_hash(verified.subject),
+        kid=verified.kid,
+        token_iat=datetime.fromtimestamp(verified.iat, UTC),
+    )
 
     # The subject's hash under each key that may have made it (see _subject_candidates).
     subjects = {
@@ -978,7 +1054,8 @@ def _check(
         for member_id, key in _subject_candidates(verified.subject).items()
     }
     if kind == CodeEventKind.VERIFY and subjects and connection.vendor == "postgresql":
-        return _verify_recorded(event, verified, subjects, on_date=today)
+        return _verify_recorded(draft, verified, subjects, on_date=today)
+    event = CodeEvent(**draft)
     credential = _credential_for_subject(
         subjects, on_date=today, whole_person=kind == CodeEventKind.CONSUME, institution=institution
     )
@@ -991,7 +1068,11 @@ def _check(
         return _record(event, refusal, verified=verified, on_date=today, use=use)
     if kind == CodeEventKind.VERIFY:  # the check's own query found the filings in force and the picks here
         return _record(
-            event, OK, verified=verified, coverage=_coverage_here(credential, institution), on_date=today
+            event,
+            OK,
+            verified=verified,
+            coverage=_coverage_here(credential.filings, credential.picked_here, institution),
+            on_date=today,
         )
     coverage = _coverage(credential.person, institution, today, any_filing=credential.any_filing)
     # A use that cannot be settled here would burn the code for nothing: refused, unless the counter says it is
@@ -1004,44 +1085,60 @@ def _check(
     return _consume(event, verified=verified, coverage=coverage, now=now, today=today)
 
 
-def _coverage_here(credential: Credential, institution) -> Coverage:
-    picked = credential.picked_here
-    return coverage_among(credential.filings, institution, picked_here=lambda _here: picked)
+def _coverage_here(filings: list[Filing], picked: set[int], institution) -> Coverage:
+    """Coverage here among the filings in force a check's query found, ``picked`` the ids of those on which
+    the institution is picked (``filing.coverage.coverage_among`` decides)."""
+    return coverage_among(filings, institution, picked_here=lambda _here: picked)
 
 
-def _verify_recorded(event: CodeEvent, verified, subjects: dict[int, str], *, on_date) -> VerificationResult:
+def _verify_recorded(
+    draft: dict[str, Any], verified, subjects: dict[int, str], *, on_date
+) -> VerificationResult:
     """A verify on PostgreSQL: one statement finds the credential and the code's use and records the check
     (one round trip, and the check is in the person's history as soon as the counter has its answer);
-    ``subjects``: each candidate member id's subject hash."""
+    ``draft``: the record's fields, ``subjects``: each candidate member id's subject hash. The row is read as
+    values (no model objects): the person as a CheckedPerson, the facts into ``ecode.refusals``' table."""
     in_transaction = connection.in_atomic_block
     sql = _verify_recorded_sql(len(subjects), not in_transaction)
     try:
         # Inside a caller's transaction a refused insert must not poison it.
         with transaction.atomic() if in_transaction else nullcontext(), connection.cursor() as cursor:
-            cursor.execute(sql, _verify_recorded_params(event, subjects, on_date))
+            cursor.execute(sql, _verify_recorded_params(draft, subjects, on_date))
             row = cursor.fetchone()
     except IntegrityError:
-        if not event.request_no:
+        if not draft["request_no"]:
             raise
         return _replay(
-            event, kind=event.kind, subject=frozenset({event.subject, *subjects.values()}), on_date=on_date
+            CodeEvent(**draft),
+            kind=draft["kind"],
+            subject=frozenset({draft["subject"], *subjects.values()}),
+            on_date=on_date,
         )
-    width = len(_check_person_fields(False)) + _CHECK_COLUMNS
-    event.pk, event.result = row[width], row[width + 1]
-    event._state.adding, event._state.db = False, connection.alias
-    credential = None
-    if row[width - _CHECK_COLUMNS] is not None:  # the credential's pk: found
-        credential = _credential_of_row(row)
-        event.credential, event.person = credential, credential.person
-    decided = _credential_refusal(credential) or OK
-    if decided != event.result:  # the statement decides by the same table; the tests hold them so
-        logger.error("verify %s recorded %s where the service decides %s", event.pk, event.result, decided)
-    coverage = (
-        _coverage_here(credential, event.institution)
-        if event.result == OK and credential is not None
-        else None
+    fields = _check_person_fields(False)
+    width = len(fields) + _CHECK_COLUMNS
+    event_id, recorded = row[width], row[width + 1]
+    institution = draft["institution"]
+    credential_pk, status, _member_id, filings, use_column = row[len(fields) : width]
+    use = _use_of_column(use_column)
+    person = None if credential_pk is None else _checked_person(row, fields)
+    decided = check_refusal(facts_of(credential_pk, status, getattr(person, "status", None), use)) or OK
+    if decided != recorded:  # the statement decides by the same table; the tests hold them so
+        logger.error("verify %s recorded %s where the service decides %s", event_id, recorded, decided)
+    coverage = None
+    if recorded == OK and person is not None:
+        coverage = _coverage_here(*_filings_of_column(filings), institution)
+    return _answer(
+        code=recorded,
+        kind=draft["kind"],
+        event_id=event_id,
+        institution=institution,
+        person=person,
+        checked_at=draft["created_at"],
+        token_iat=draft["token_iat"],
+        verified=verified,
+        coverage=coverage,
+        use=use,
     )
-    return _result(event, verified=verified, coverage=coverage, use=getattr(credential, "use", None))
 
 
 def _consume(event: CodeEvent, *, verified, coverage, now: datetime, today) -> VerificationResult:

@@ -267,6 +267,29 @@ def test_unparseable_bodies_are_refused_cleanly(terminal, body, content_type):
     assert "code" in response.json()
 
 
+@pytest.mark.parametrize("action", ["verify", "consume"])
+def test_the_counter_endpoints_speak_json_whatever_the_accept_header_asks(credential, terminal, action):
+    _operator, client = terminal
+    token = token_issue(credential=credential).token
+    response = client.post(BASE + action, {"token": token}, format="json", HTTP_ACCEPT="text/html")
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["valid"] is True or response.json()["code"] == "not_covered"
+    refused = client.post(BASE + action, {"token": "123"}, format="json", HTTP_ACCEPT="application/xml")
+    assert refused.status_code == 400 and refused["Content-Type"] == "application/json"
+    assert refused.json()["code"] == "malformed"
+
+
+@pytest.mark.parametrize("action", ["verify", "consume"])
+def test_the_counter_endpoints_refuse_a_form_body_with_415(credential, terminal, action):
+    _operator, client = terminal
+    token = token_issue(credential=credential).token
+    before = CodeEvent.objects.count()
+    response = client.post(BASE + action, {"token": token})  # multipart, as a browser form would send it
+    assert response.status_code == 415 and response["Content-Type"] == "application/json"
+    assert set(response.json()) >= {"code", "message", "fields"}
+    assert CodeEvent.objects.count() == before  # nothing was checked, so nothing recorded
+
+
 def test_a_malformed_code_is_recorded_as_such(terminal):
     _operator, client = terminal
     response = client.post(BASE + "verify", {"token": "123"}, format="json")

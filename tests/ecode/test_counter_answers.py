@@ -170,6 +170,15 @@ def test_every_state_of_credential_person_and_use_is_answered_and_recorded_alike
     assert "where the service decides" not in caplog.text
 
 
+def test_only_plain_words_are_written_into_the_statement():
+    from ecode.refusals import sql_word
+
+    assert sql_word("credential_suspended") == "'credential_suspended'"
+    for value in ("ok'; DROP TABLE x; --", "OK", "ok ", "", "用过"):
+        with pytest.raises(ValueError):
+            sql_word(value)
+
+
 def test_the_statement_decides_every_combination_of_facts_as_the_table_does():
     # The SQL CASE of a verify's statement is made from the same table as the Python decision; run it on this
     # database for every combination of the facts the table looks at.

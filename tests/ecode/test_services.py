@@ -164,7 +164,7 @@ def test_verify_identifies_the_person_masked_and_records_the_check(credential, o
     token = token_issue(credential=credential).token
     result = ecode_verify(token=token, operator=operator, request_no="R-1")
     assert result.valid and result.code == "ok"
-    assert result.person == credential.person and result.use_id is None
+    assert result.person.pk == credential.person.pk and result.use_id is None
     assert result.masked_name == "张*明"
     assert result.masked_id_number.startswith("510") and "*" in result.masked_id_number
     assert result.insured_region_code == "510100" and result.scheme == "employee"
