@@ -155,7 +155,8 @@ def t1101(call: Call, data: dict) -> dict:
         )
         if not result.valid:
             raise HisRefusal(result.code, result.message)
-        person = result.person
+        # The verify answers with the owner as its statement read them; the identity comes from the record.
+        person = InsuredPerson.objects.get(pk=result.person.pk)
     else:
         name = f.text(row, "psn_name", max_length=50, prefix="data.")
         person = person_get_by_id_number(cert_no)
