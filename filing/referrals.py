@@ -20,7 +20,10 @@ from .choices import Channel, FilingGroup
 from .dates import today
 from .models import Filing, Referral
 from .selectors import region_get
-from .services import _check, _lock_person, _new_serial, _set_picks, filing_cancel, filing_submit
+from .services import filing_cancel, filing_submit
+from .services.checks import _check
+from .services.drafts import _new_serial, _set_picks
+from .services.transitions import _lock_person
 
 
 @transaction.atomic

@@ -183,7 +183,7 @@ def test_the_statement_decides_every_combination_of_facts_as_the_table_does():
     # The SQL CASE of a verify's statement is made from the same table as the Python decision; run it on this
     # database for every combination of the facts the table looks at.
     from ecode.refusals import REFUSALS, check_refusal, check_refusal_case
-    from ecode.services import _CHECK_FACT_COLUMNS
+    from ecode.services.verify import _CHECK_FACT_COLUMNS
 
     case, params = check_refusal_case(_CHECK_FACT_COLUMNS)
     values = {

@@ -281,7 +281,7 @@ def test_codes_made_before_a_subject_key_rotation_still_verify_and_use(
 def test_during_a_subject_key_rotation_a_codes_checks_and_use_name_it_alike(
     credential, operator, settings, covered
 ):
-    from ecode.services import _subject_candidates
+    from ecode.services.verify import _subject_candidates
 
     old_key = settings.ECODE_SUBJECT_KEY
     tokens = [token_issue(credential=credential).token for _ in range(40)]

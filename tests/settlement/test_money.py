@@ -88,7 +88,7 @@ def test_a_refusal_by_the_database_is_not_reported_as_something_else(
     client = counter_client(key)
     bill = f.api_items(("XJ01CAA040A001", 2, "25.00"))
     visit = {"visit_type": "general_outpatient", "visit_date": today().isoformat(), "items": bill}
-    monkeypatch.setattr("settlement.services.secrets.randbelow", lambda _n: 42)
+    monkeypatch.setattr("settlement.services.settle.secrets.randbelow", lambda _n: 42)
     first = client.post(URL, {**visit, "use_id": f.consumed_use(person, operator)}, format="json")
     assert first.status_code == 201, first.json()
 

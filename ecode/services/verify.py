@@ -1,20 +1,15 @@
-"""E-code decisions: activating and suspending credentials, issuing codes, checking and using them at counters,
-and managing the signing keys.
-"""
+"""Checking a code at a counter and using it once: one statement reads the facts, one rule refuses."""
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -23,28 +18,19 @@ from django.utils.translation import gettext as _
 
 from accounts.choices import Role
 from accounts.models import InsuredPerson
-from core.audit import audit_record
 from core.cache import cache_call
 from core.errors import CommonErrorCode, ServiceError
 from core.fields import EncryptedTextField
 from core.masking import mask_id_number, mask_name
 from ecode.keys import (
-    KEYRING_TTL_SECONDS,
     keyring,
-    keyring_invalidate,
-    private_key_seal,
     subject_hash,
     subject_keys,
 )
 from ecode.token import (
     CLOCK_SKEW,
-    TTL_UNIT_SECONDS,
     decrypt_subject,
-    encrypt_subject,
     from_digits,
-    issue_token,
-    pack_claims,
-    to_digits,
 )
 from ecode.verifier import VerificationError, verify
 from filing.choices import CoverageReason
@@ -53,38 +39,23 @@ from filing.coverage import (
     coverage_among,
     emergency_settles,
     filing_coverage,
-    filing_in_force,
     in_force_order,
     in_force_params,
     in_force_sql,
 )
 from filing.models import Filing, FilingInstitution
 from notifications.services import notification_create
-from reference.choices import SCHEME_CODES
 from reference.models import Region
 
-from .errors import EcodeErrorCode, EcodeServiceErrorCode, verification_message
-from .models import CodeEvent, CodeEventKind, Credential, CredentialStatus, SigningKey, SigningKeyStatus
-from .refusals import OK, check_facts, check_refusal, check_refusal_case, facts_of, sql_word
-from .selectors import credential_for_person
+from ..errors import EcodeErrorCode, EcodeServiceErrorCode, verification_message
+from ..models import CodeEvent, CodeEventKind, Credential
+from ..refusals import OK, check_facts, check_refusal, check_refusal_case, facts_of, sql_word
 
 logger = logging.getLogger(__name__)
 
+
 USED_MARKER_PREFIX = "ecode:used:"
 _MEMBER_ID_BITS = 63  # fits PostgreSQL's signed bigint
-
-
-# --- Results ---
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    """A freshly signed code: show ``token`` until ``refresh_after``, then fetch another."""
-
-    token: str
-    issued_at: datetime
-    expires_at: datetime
-    refresh_after: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,308 +141,6 @@ class VerificationResult:
         """Whether the code's recorded use was at this institution (what else a counter may see of it)."""
         here = getattr(self.institution, "pk", None)
         return self.prior_use is not None and self.prior_use.institution_id == here
-
-
-# --- Notifications (the notifications app writes its rows in our transaction) ---
-
-
-# --- Credentials ---
-
-
-def _member_id_new() -> int:
-    while True:
-        member_id = secrets.randbits(_MEMBER_ID_BITS)
-        if member_id and not Credential.objects.filter(member_id=member_id).exists():
-            return member_id
-
-
-@transaction.atomic
-def credential_activate(*, person, actor) -> Credential:
-    """Activate the e-code of an active insured person, once; a second activation is refused."""
-    if not person.is_active:
-        raise ServiceError(
-            EcodeServiceErrorCode.PERSON_INACTIVE,
-            _("Only an insured person whose insurance is active can activate the e-code."),
-            status=409,
-        )
-    if Credential.objects.filter(person=person).exists():
-        raise ServiceError(
-            EcodeServiceErrorCode.ALREADY_ACTIVATED, _("The e-code is already activated."), status=409
-        )
-    credential = Credential(person=person, member_id=_member_id_new(), activated_at=timezone.now())
-    try:
-        with transaction.atomic():
-            credential.save(force_insert=True)
-    except IntegrityError:  # a concurrent activation won
-        raise ServiceError(
-            EcodeServiceErrorCode.ALREADY_ACTIVATED, _("The e-code is already activated."), status=409
-        ) from None
-    audit_record(actor=actor, action="ecode.activate", target=credential, to_state=credential.status)
-    notification_create(person=person, event="ecode_activated", context={})
-    return credential
-
-
-def _credential_locked(credential: Credential) -> Credential:
-    return Credential.objects.select_for_update().select_related("person").get(pk=credential.pk)
-
-
-def _transition(
-    *, credential: Credential, actor, allowed: tuple[str, ...], to: str, action: str, reason: str = ""
-) -> Credential:
-    locked = _credential_locked(credential)
-    if locked.status not in allowed:
-        raise ServiceError(
-            EcodeServiceErrorCode.INVALID_TRANSITION,
-            _("This e-code cannot go from %(from)s to %(to)s.")
-            % {"from": locked.get_status_display(), "to": CredentialStatus(to).label},
-            status=409,
-        )
-    from_state, now = locked.status, timezone.now()
-    locked.status = to
-    fields = ["status", "updated_at"]
-    if to == CredentialStatus.SUSPENDED:
-        locked.suspended_at, locked.suspended_reason = now, reason
-        fields += ["suspended_at", "suspended_reason"]
-    elif to == CredentialStatus.REVOKED:
-        locked.revoked_at, locked.revoked_reason = now, reason
-        fields += ["revoked_at", "revoked_reason"]
-    locked.save(update_fields=fields)
-    audit_record(actor=actor, action=action, target=locked, from_state=from_state, to_state=to, reason=reason)
-    for name in fields:  # let the caller's object reflect the change
-        setattr(credential, name, getattr(locked, name))
-    return credential
-
-
-def _required_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        message = _("A reason is required.")
-        raise ServiceError(CommonErrorCode.INVALID, message, fields={"reason": [message]})
-    return reason
-
-
-@transaction.atomic(durable=True)
-def credential_suspend(*, credential: Credential, actor, reason: str) -> Credential:
-    """Suspend an active e-code: its codes stop verifying until it is reinstated."""
-    reason = _required_reason(reason)
-    _transition(
-        credential=credential,
-        actor=actor,
-        allowed=(CredentialStatus.ACTIVE,),
-        to=CredentialStatus.SUSPENDED,
-        action="ecode.suspend",
-        reason=reason,
-    )
-    notification_create(person=credential.person, event="ecode_suspended", context={"reason": reason})
-    return credential
-
-
-@transaction.atomic(durable=True)
-def credential_reinstate(*, credential: Credential, actor, reason: str = "") -> Credential:
-    """Make a suspended e-code active again (a revoked one stays revoked)."""
-    return _transition(
-        credential=credential,
-        actor=actor,
-        allowed=(CredentialStatus.SUSPENDED,),
-        to=CredentialStatus.ACTIVE,
-        action="ecode.reinstate",
-        reason=(reason or "").strip(),
-    )
-
-
-@transaction.atomic(durable=True)
-def credential_revoke(*, credential: Credential, actor, reason: str) -> Credential:
-    """Revoke an e-code for good: its codes never verify again."""
-    return _transition(
-        credential=credential,
-        actor=actor,
-        allowed=(CredentialStatus.ACTIVE, CredentialStatus.SUSPENDED),
-        to=CredentialStatus.REVOKED,
-        action="ecode.revoke",
-        reason=_required_reason(reason),
-    )
-
-
-# --- Signing keys ---
-
-
-def _kid_new() -> int:
-    while True:
-        kid = secrets.randbits(32)
-        if kid and not SigningKey.objects.filter(kid=kid).exists():
-            return kid
-
-
-def _signing_key_create(*, actor, reason: str = "") -> SigningKey:
-    private_key = Ed25519PrivateKey.generate()
-    kid = _kid_new()
-    key = SigningKey.objects.create(
-        kid=kid,
-        public_key=private_key.public_key().public_bytes_raw(),
-        private_key_sealed=private_key_seal(kid=kid, private_key=private_key),
-        status=SigningKeyStatus.ACTIVE,
-    )
-    audit_record(
-        actor=actor,
-        action="ecode.key.create",
-        target=key,
-        to_state=key.status,
-        reason=reason,
-        data={"kid": key.kid_hex},
-    )
-    return key
-
-
-def verify_only_window() -> timedelta:
-    """How long a retired key keeps verifying: a token lifetime, the clock skew, and the key-ring TTL (other
-    processes may sign with the old key until they reload)."""
-    return timedelta(seconds=settings.ECODE_TOKEN_TTL_SECONDS + CLOCK_SKEW + KEYRING_TTL_SECONDS)
-
-
-@transaction.atomic
-def signing_key_rotate(*, actor=None, reason: str = "") -> SigningKey:
-    """Create a new active signing key; the previous active key verifies only, for ``verify_only_window``."""
-    now = timezone.now()
-    for old in SigningKey.objects.select_for_update().filter(status=SigningKeyStatus.ACTIVE):
-        old.status, old.retired_at, old.verify_until = (
-            SigningKeyStatus.VERIFY_ONLY,
-            now,
-            now + verify_only_window(),
-        )
-        old.save(update_fields=["status", "retired_at", "verify_until"])
-        audit_record(
-            actor=actor,
-            action="ecode.key.retire",
-            target=old,
-            from_state=SigningKeyStatus.ACTIVE,
-            to_state=old.status,
-            reason=reason,
-            data={"kid": old.kid_hex, "verify_until": old.verify_until.isoformat()},
-        )
-    key = _signing_key_create(actor=actor, reason=reason)
-    keyring_invalidate()
-    return key
-
-
-@transaction.atomic
-def signing_key_revoke(*, kid: int, actor=None, reason: str = "") -> SigningKey:
-    """Revoke a key at once: nothing it signed verifies any more. Revoking the active key puts a new one in
-    its place, so codes can still be issued."""
-    key = SigningKey.objects.select_for_update().filter(kid=kid).first()
-    if key is None:
-        raise ServiceError(
-            EcodeServiceErrorCode.UNKNOWN_SIGNING_KEY, _("There is no such signing key."), status=404
-        )
-    if key.status == SigningKeyStatus.REVOKED:
-        raise ServiceError(
-            EcodeServiceErrorCode.SIGNING_KEY_REVOKED, _("This signing key is already revoked."), status=409
-        )
-    from_state = key.status
-    key.status, key.revoked_at = SigningKeyStatus.REVOKED, timezone.now()
-    key.save(update_fields=["status", "revoked_at"])
-    audit_record(
-        actor=actor,
-        action="ecode.key.revoke",
-        target=key,
-        from_state=from_state,
-        to_state=key.status,
-        reason=reason,
-        data={"kid": key.kid_hex},
-    )
-    if from_state == SigningKeyStatus.ACTIVE:
-        _signing_key_create(actor=actor, reason=f"replaces revoked key {key.kid_hex}")
-    keyring_invalidate()
-    return key
-
-
-def signing_key_ensure(*, actor=None) -> SigningKey:
-    """Return the active signing key, generating one if there is none (the embedded default's first run)."""
-    key = SigningKey.objects.filter(status=SigningKeyStatus.ACTIVE).first()
-    if key is not None:
-        return key
-    try:
-        with transaction.atomic():
-            key = _signing_key_create(actor=actor, reason="development signing key generated")
-    except IntegrityError:  # another process generated one at the same moment
-        return SigningKey.objects.get(status=SigningKeyStatus.ACTIVE)
-    logger.warning(
-        "development signing key generated (kid %s); create managed keys with `manage.py ecode_keys rotate`",
-        key.kid_hex,
-    )
-    keyring_invalidate()
-    return key
-
-
-def _signing_key():
-    signing = keyring().signing_key
-    if signing is None:
-        signing_key_ensure()
-        keyring_invalidate()  # another process may have made the key this process has not loaded yet
-        signing = keyring().signing_key
-    return signing
-
-
-# --- Issuing codes ---
-
-
-def _credential_usable(credential: Credential) -> None:
-    if credential.status == CredentialStatus.SUSPENDED:
-        raise ServiceError(
-            EcodeServiceErrorCode.CREDENTIAL_SUSPENDED,
-            verification_message(EcodeErrorCode.CREDENTIAL_SUSPENDED),
-            status=409,
-        )
-    if credential.status == CredentialStatus.REVOKED:
-        raise ServiceError(
-            EcodeServiceErrorCode.CREDENTIAL_REVOKED,
-            verification_message(EcodeErrorCode.CREDENTIAL_REVOKED),
-            status=409,
-        )
-    if not credential.person.is_active:
-        raise ServiceError(
-            EcodeServiceErrorCode.PERSON_INACTIVE,
-            _("Your insurance is not active, so no e-code can be shown."),
-            status=409,
-        )
-
-
-def _filing_flag(person, on_date) -> bool:
-    return filing_in_force(person=person, on_date=on_date) is not None
-
-
-def token_issue(*, credential: Credential, now: datetime | None = None) -> IssuedToken:
-    """Sign a fresh code for an active credential: 120 s of life, to be refreshed after 30 s."""
-    _credential_usable(credential)
-    person = credential.person
-    now = now or timezone.now()
-    ttl_units = max(1, min(255, settings.ECODE_TOKEN_TTL_SECONDS // TTL_UNIT_SECONDS))
-    kid, private_key = _signing_key()
-    iat = int(now.timestamp())
-    claims = pack_claims(
-        person.insured_region_id, SCHEME_CODES[person.scheme], _filing_flag(person, timezone.localdate(now))
-    )
-    subject = encrypt_subject(subject_keys()[0], credential.member_id)
-    raw = issue_token(
-        private_key=private_key, kid=kid, iat=iat, ttl_units=ttl_units, subject=subject, claims=claims
-    )
-    issued_at = datetime.fromtimestamp(iat, UTC)
-    return IssuedToken(
-        token=to_digits(raw),
-        issued_at=issued_at,
-        expires_at=issued_at + timedelta(seconds=ttl_units * TTL_UNIT_SECONDS),
-        refresh_after=issued_at + timedelta(seconds=settings.ECODE_REFRESH_AFTER_SECONDS),
-    )
-
-
-def token_issue_for_person(*, person, now: datetime | None = None) -> IssuedToken:
-    """Sign a fresh code for a person; ``not_activated`` if they have no e-code yet."""
-    credential = credential_for_person(person=person)
-    if credential is None:
-        raise ServiceError(EcodeServiceErrorCode.NOT_ACTIVATED, _("Activate your e-code first."), status=409)
-    return token_issue(credential=credential, now=now)
-
-
-# --- Checking codes at counters ---
 
 
 def _counter_institution(operator):
