@@ -365,3 +365,48 @@ def test_property_random_partial_refunds(setup, seed):
         assert getattr(carrying, name) == settled - getattr(correction, name), (seed, name)
     closed.refresh_from_db()
     assert {name: getattr(closed, name) for name in FUNDS} == closed_before
+
+
+def test_admin_shows_the_correction_under_the_settlement_and_as_an_adjustment(setup, admin_client):
+    person, operator, _key = setup
+    s = settle(person, operator, (AMOX, 10, "50.00"), (ATOR, 4, "100.00"))
+    correction, _ = settlement_correct(
+        settlement_id=s.pk, actor=operator, request_no="ADM-1", lines=[{"line_no": 1, "quantity": "6"}]
+    )
+    page = admin_client.get(f"/admin/settlement/settlement/{s.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert correction.number in text and "结算更正" in text
+    (statement,) = clearing_build(month=today())
+    page = admin_client.get(f"/admin/settlement/clearingstatement/{statement.pk}/change/")
+    assert page.status_code == 200 and correction.number in page.content.decode()
+
+
+def test_a_reversed_settlement_and_a_request_number_of_another_settlement_are_refused(setup):
+    from settlement.services import settlement_reverse
+
+    person, operator, _key = setup
+    first = settle(person, operator, (AMOX, 10, "50.00"))
+    settlement_correct(
+        settlement_id=first.pk, actor=operator, request_no="SAME", lines=[{"line_no": 1, "quantity": 1}]
+    )
+    reversed_one = settle(person, operator, (AMOX, 3, "50.00"), days_ago=0)
+    settlement_reverse(settlement_id=reversed_one.pk, operator=operator)
+    Settlement.objects.filter(pk=reversed_one.pk).update(settled_at=timezone.now() - dt.timedelta(days=1))
+    with pytest.raises(ServiceError) as exc:
+        settlement_correct(
+            settlement_id=reversed_one.pk,
+            actor=operator,
+            request_no="REV",
+            lines=[{"line_no": 1, "quantity": 1}],
+        )
+    assert exc.value.code == "correction_not_settled"
+    with pytest.raises(ServiceError) as exc:
+        settlement_correct(
+            settlement_id=reversed_one.pk,
+            actor=operator,
+            request_no="SAME",
+            lines=[{"line_no": 1, "quantity": 1}],
+        )
+    assert exc.value.code == "request_no_conflict"
+    assert SettlementCorrection.objects.count() == 1
