@@ -91,6 +91,7 @@ ACTION_WORDS = {
     # Settlement, clearing and supervision (settlement)
     "settlement.settle": pgettext_lazy("audit", "Settled"),
     "settlement.reverse": pgettext_lazy("audit", "Settlement reversed"),
+    "settlement.correct": pgettext_lazy("audit", "Settlement corrected after a refund"),
     "catalogue.import": pgettext_lazy("audit", "Catalogue imported"),
     "policy.create": pgettext_lazy("audit", "Benefit policy created"),
     "policy.change": pgettext_lazy("audit", "Benefit policy changed"),

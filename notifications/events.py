@@ -18,6 +18,7 @@ class Event(str, Enum):
     ECODE_USED = "ecode_used"
     SETTLEMENT_COMPLETED = "settlement_completed"
     SETTLEMENT_REVERSED = "settlement_reversed"
+    SETTLEMENT_CORRECTED = "settlement_corrected"
 
     def __str__(self) -> str:
         return self.value
@@ -40,6 +41,7 @@ EVENT_LABELS = {
     Event.ECODE_USED: _("E-code used"),
     Event.SETTLEMENT_COMPLETED: _("Settlement completed"),
     Event.SETTLEMENT_REVERSED: _("Settlement reversed"),
+    Event.SETTLEMENT_CORRECTED: _("Settlement corrected"),
 }
 
 EVENT_CHOICES = [(event.value, label) for event, label in EVENT_LABELS.items()]

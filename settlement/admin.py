@@ -35,6 +35,7 @@ from .models import (
     PolicyRate,
     Prepayment,
     Settlement,
+    SettlementCorrection,
     SettlementLine,
     SupervisionFlag,
 )
@@ -356,6 +357,67 @@ class SettlementLineInline(admin.TabularInline):
         return False
 
 
+class SettlementCorrectionInline(admin.TabularInline):
+    """Refunds of part of the bill after the settlement day; the settlement itself never changes."""
+
+    model = SettlementCorrection
+    fk_name = "settlement"
+    extra = 0
+    can_delete = False
+    fields = (
+        "number",
+        "created_at",
+        "request_no",
+        "reason",
+        "returned",
+        "total",
+        "basic_fund",
+        "large_amount_fund",
+        "critical_fund",
+        "assistance_fund",
+        "person_pays",
+        "account_pay",
+        "statement",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ClearingAdjustmentInline(admin.TabularInline):
+    """Corrections carried by a statement: each an adjustment line that takes its amounts off the statement."""
+
+    model = SettlementCorrection
+    fk_name = "statement"
+    verbose_name = _("adjustment")
+    verbose_name_plural = _("adjustments (corrections of earlier settlements, deducted)")
+    extra = 0
+    can_delete = False
+    fields = (
+        "number",
+        "settlement",
+        "created_at",
+        "total",
+        "basic_fund",
+        "large_amount_fund",
+        "critical_fund",
+        "assistance_fund",
+        "account_pay",
+        "person_pays",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyMixin:
     def has_add_permission(self, request, obj=None):
         return False
@@ -397,7 +459,7 @@ class SettlementAdmin(PersonSearchMixin, ReadOnlyMixin, LargeTableAdminMixin, ad
     )
     recent_field = "settled_at"
     list_select_related = ("institution", "insured_region")
-    inlines = [SettlementLineInline, AuditEventInline]
+    inlines = [SettlementLineInline, SettlementCorrectionInline, AuditEventInline]
     exclude = ("person", "operator", "code_event", "filing", "reversed_by", "policy")
     readonly_fields = ("masked_person",)
 
@@ -504,6 +566,7 @@ class ClearingStatementAdmin(admin.ModelAdmin):
         "treatment_province",
         "scheme",
         "settlement_count",
+        "adjustment_count",
         "total",
         "basic_fund",
         "large_amount_fund",
@@ -516,7 +579,7 @@ class ClearingStatementAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "month", "insured_province", "treatment_province")
     list_select_related = ("insured_province", "treatment_province")
-    inlines = [ClearingLineInline, AuditEventInline]
+    inlines = [ClearingLineInline, ClearingAdjustmentInline, AuditEventInline]
     actions = ["export_csv", "confirm"]
     change_list_template = "admin/settlement/clearingstatement/change_list.html"
 

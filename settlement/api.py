@@ -12,13 +12,14 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsCounter
+from accounts.permissions import IsCounter, IsReviewer
 from core.db import replica_reads
 from core.errors import ErrorSerializer  # the one "Error" component of the schema
 from core.pagination import Pagination
 from reference.selectors import province_code
 
 from .choices import VisitType
+from .corrections import settlement_correct
 from .errors import SettlementErrorCode
 from .explain import settlement_explanations
 from .selectors import catalogue_search, settlement_get, settlements_list
@@ -352,6 +353,72 @@ class SettlementReverseApi(APIView):
             settlement_id=settlement_id, operator=request.user, reason=data.validated_data["reason"]
         )
         return _settlement_response(request, settlement.pk)
+
+
+class CorrectionLineInputSerializer(serializers.Serializer):
+    line_no = serializers.IntegerField(min_value=1, help_text="The settlement line refunded.")
+    quantity = serializers.DecimalField(
+        max_digits=12, decimal_places=4, help_text="How much of the line is returned (at most what is left)."
+    )
+
+
+class SettlementCorrectionInputSerializer(serializers.Serializer):
+    request_no = serializers.CharField(
+        max_length=64,
+        help_text="The caller's number for this refund: the same number returns the first answer.",
+    )
+    lines = CorrectionLineInputSerializer(many=True, allow_empty=False)
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class SettlementCorrectionSerializer(serializers.Serializer):
+    """A refund of part of a bill after the settlement day: what each fund and the person give back."""
+
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    settlement_id = serializers.IntegerField()
+    request_no = serializers.CharField()
+    reason = serializers.CharField()
+    returned = serializers.JSONField(help_text='[{"line_no", "quantity", "amount"}]: what was returned.')
+    total = _money()
+    basic_fund = _money()
+    large_amount_fund = _money()
+    critical_fund = _money()
+    assistance_fund = _money()
+    fund_total = _money()
+    person_pays = _money()
+    account_pay = _money()
+    created_at = serializers.DateTimeField()
+    statement_id = serializers.IntegerField(
+        allow_null=True, help_text="The clearing statement that carries it as an adjustment (null: not yet)."
+    )
+
+
+class SettlementCorrectionApi(APIView):
+    """POST (counter of the institution, or reviewer of the insured area): record a refund of part of a bill
+    settled on an earlier day. The same request number returns the first correction (200)."""
+
+    permission_classes = [IsCounter | IsReviewer]
+
+    @extend_schema(
+        operation_id="settlements_correct",
+        request=SettlementCorrectionInputSerializer,
+        responses={201: SettlementCorrectionSerializer, 200: SettlementCorrectionSerializer, **ERRORS},
+    )
+    def post(self, request, settlement_id: int):
+        data = SettlementCorrectionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        correction, created = settlement_correct(
+            settlement_id=settlement_id,
+            actor=request.user,
+            request_no=data.validated_data["request_no"],
+            lines=[dict(row) for row in data.validated_data["lines"]],
+            reason=data.validated_data["reason"],
+        )
+        return Response(
+            SettlementCorrectionSerializer(correction).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class CatalogueItemSerializer(serializers.Serializer):

@@ -658,6 +658,74 @@ class SettlementLine(models.Model):
         return f"{self.line_no}. {self.name or self.code}"
 
 
+class SettlementCorrection(models.Model):
+    """A refund of part of a bill after the settlement day (更正 / 部分退费): the lines returned, and what each
+    fund and the person give back. The amounts are the original split minus the reduced bill's split, both
+    computed by the calculator on the terms and year-to-date totals recorded on the settlement. The settlement
+    itself is never changed; a clearing statement carries the correction as an adjustment line."""
+
+    number = models.CharField(_("correction number"), max_length=24, unique=True, editable=False)
+    settlement = models.ForeignKey(
+        Settlement, verbose_name=_("settlement"), on_delete=models.PROTECT, related_name="corrections"
+    )
+    institution = models.ForeignKey(
+        "reference.Institution", verbose_name=_("institution"), on_delete=models.PROTECT, related_name="+"
+    )
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), on_delete=models.PROTECT, related_name="+"
+    )
+    request_no = models.CharField(_("request number"), max_length=64)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    # [{"line_no": 1, "quantity": "2", "amount": "30.00"}]: what was returned of each line.
+    returned = models.JSONField(_("lines returned"), default=list)
+    total = MoneyField(_("total returned"), default=ZERO)
+    basic_fund = MoneyField(_("basic fund"), default=ZERO)
+    large_amount_fund = MoneyField(_("large-amount cover"), default=ZERO)
+    critical_fund = MoneyField(_("critical illness insurance"), default=ZERO)
+    assistance_fund = MoneyField(_("medical assistance"), default=ZERO)
+    person_pays = MoneyField(_("person's share"), default=ZERO)
+    account_pay = MoneyField(_("personal account"), default=ZERO)
+    # The accumulator deltas given back, and the reduced bill's split.
+    details = models.JSONField(_("calculation details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("recorded"), default=timezone.now, db_index=True)
+    statement = models.ForeignKey(
+        "ClearingStatement",
+        verbose_name=_("clearing statement"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="adjustments",
+        help_text=_("The statement that carries this correction as an adjustment line."),
+    )
+
+    class Meta:
+        verbose_name = _("settlement correction")
+        verbose_name_plural = _("settlement corrections")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "request_no"], name="correction_request_no_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    total=F("basic_fund")
+                    + F("large_amount_fund")
+                    + F("critical_fund")
+                    + F("assistance_fund")
+                    + F("person_pays")
+                ),
+                name="correction_split_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def fund_total(self) -> Decimal:
+        return self.basic_fund + self.large_amount_fund + self.critical_fund + self.assistance_fund
+
+
 class PersonalAccount(models.Model):
     """An employee's personal account (个人账户): a balance the person may agree to pay their share from at an
     outpatient counter or pharmacy. Settlements lock it, take from it and record the balance after; a
@@ -704,6 +772,11 @@ class ClearingStatement(models.Model):
         help_text=_("Employee or resident scheme; empty on statements made before the split by scheme."),
     )
     settlement_count = models.PositiveIntegerField(_("settlements"), default=0)
+    adjustment_count = models.PositiveIntegerField(
+        _("adjustments"),
+        default=0,
+        help_text=_("Corrections of earlier settlements carried here; the amounts are net of them."),
+    )
     total = _money(_("total"))
     basic_fund = _money(_("basic fund"))
     large_amount_fund = _money(_("large-amount cover"))

@@ -2,6 +2,7 @@ from django.urls import path
 
 from .api import (
     CatalogueSearchApi,
+    SettlementCorrectionApi,
     SettlementDetailApi,
     SettlementListCreateApi,
     SettlementPreviewApi,
@@ -15,5 +16,10 @@ urlpatterns = [
     path("settlements/<int:settlement_id>", SettlementDetailApi.as_view(), name="settlement"),
     path(
         "settlements/<int:settlement_id>/reverse", SettlementReverseApi.as_view(), name="settlement-reverse"
+    ),
+    path(
+        "settlements/<int:settlement_id>/corrections",
+        SettlementCorrectionApi.as_view(),
+        name="settlement-corrections",
     ),
 ]

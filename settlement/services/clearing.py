@@ -77,6 +77,12 @@ def clearing_build(*, month: dt.date, actor=None) -> list[ClearingStatement]:
     for settlement in settlements:
         key = (settlement.insured_province, settlement.treatment_province, settlement.scheme)
         groups.setdefault(key, []).append(settlement)
+    # Corrections of earlier settlements not carried yet: adjustment lines of this month's statements.
+    from ..corrections import clearing_carry, clearing_net, clearing_pending
+
+    adjustments = clearing_pending(end=end)
+    for key in sorted(adjustments):
+        groups.setdefault(key, [])
     built = []
     now = timezone.now()
     for (insured, treatment, scheme), members in groups.items():
@@ -84,12 +90,15 @@ def clearing_build(*, month: dt.date, actor=None) -> list[ClearingStatement]:
         if (insured, treatment, scheme) in confirmed or (insured, treatment, "") in confirmed:
             continue
         sums = {name: sum((getattr(s, name) for s in members), Decimal("0.00")) for name in _SUMMED}
+        carried = adjustments.get((insured, treatment, scheme), [])
+        sums = clearing_net(sums, carried)
         statement = ClearingStatement.objects.create(
             month=month,
             insured_province_id=insured,
             treatment_province_id=treatment,
             scheme=scheme,
             settlement_count=len(members),
+            adjustment_count=len(carried),
             fund_total=sums["basic_fund"]
             + sums["large_amount_fund"]
             + sums["critical_fund"]
@@ -108,6 +117,7 @@ def clearing_build(*, month: dt.date, actor=None) -> list[ClearingStatement]:
                 for s in members
             ]
         )
+        clearing_carry(statement, carried)
         audit_record(
             actor=actor,
             action="clearing.build",
@@ -199,6 +209,20 @@ def clearing_export(*, statements) -> str:
                     line.assistance_fund,
                     line.account_pay,
                     line.person_pays,
+                ]
+            )
+        # Corrections carried here: adjustment lines, amounts negative, named by the correction's number.
+        for correction in statement.adjustments.select_related("institution").order_by("created_at", "pk"):
+            writer.writerow(
+                [
+                    month,
+                    statement.insured_province_id,
+                    statement.treatment_province_id,
+                    statement.scheme,
+                    correction.number,
+                    correction.institution.code,
+                    timezone.localtime(correction.created_at).isoformat(timespec="seconds"),
+                    *(-getattr(correction, name) for name in CLEARING_CSV_COLUMNS[7:]),
                 ]
             )
         writer.writerow(

@@ -13,7 +13,7 @@ from filing.services import filing_submit
 from tests.factories import person_factory
 from tests.filing.factories import draft, policy
 
-APPS = ("accounts", "core", "ecode", "filing", "notifications", "reference", "settlement", "web")
+APPS = ("accounts", "core", "ecode", "filing", "his", "notifications", "reference", "settlement", "web")
 
 
 def recorded_actions() -> set[str]:
@@ -29,7 +29,7 @@ def recorded_actions() -> set[str]:
                     name = literal.strip('"')
                     if "." in name:
                         found.add(name)
-                    elif app == "filing" and path.name == "services.py":
+                    elif app == "filing" and (path.name == "services.py" or "services" in path.parts):
                         found.add(f"filing.{name}")
     return found
 
