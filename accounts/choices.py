@@ -48,14 +48,14 @@ class ChronicDisease(models.TextChoices):
     """Outpatient chronic and special diseases (门诊慢特病) of the national cross-provincial direct-settlement
     list; an insured area may certify people for them and set a yearly limit per disease."""
 
-    HYPERTENSION = "hypertension", _("Hypertension (高血压)")
-    DIABETES = "diabetes", _("Diabetes (糖尿病)")
+    HYPERTENSION = "hypertension", _("Hypertension")
+    DIABETES = "diabetes", _("Diabetes")
     TUMOUR_THERAPY = (
         "tumour_therapy",
-        _("Malignant tumour outpatient chemo/radiotherapy (恶性肿瘤门诊放化疗)"),
+        _("Malignant tumour outpatient chemo/radiotherapy"),
     )
-    URAEMIA_DIALYSIS = "uraemia_dialysis", _("Uraemia dialysis (尿毒症透析)")
+    URAEMIA_DIALYSIS = "uraemia_dialysis", _("Uraemia dialysis")
     TRANSPLANT_ANTI_REJECTION = (
         "anti_rejection",
-        _("Anti-rejection treatment after organ transplant (器官移植抗排异治疗)"),
+        _("Anti-rejection treatment after organ transplant"),
     )

@@ -14,9 +14,9 @@ from decimal import Decimal as D
 from pathlib import Path
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from accounts.models import DiseaseCertification, PersonIdentity, User
+from accounts.models import DiseaseCertification, PersonIdentity, User, certified_diseases_on, identities_on
 from core.errors import ServiceError
 from reference.choices import Scheme
 from reference.models import Institution, Region
@@ -159,6 +159,30 @@ def seed(demo) -> None:
     for entry in demo.people:  # for the printed accounts: who already has a receipt to read
         person = demo.persons_by_group.get(entry["group"])
         entry["settlements"] = Settlement.objects.filter(person=person).count() if person else 0
+        entry["benefits"] = _benefit_words(person) if person else []
+
+
+def _benefit_words(person) -> list[str]:
+    """What the benefit rules know of a demo person (docs/benefits.md), for the printed accounts (in English,
+    as the rest of them)."""
+    with translation.override("en"):
+        return _benefit_words_now(person)
+
+
+def _benefit_words_now(person) -> list[str]:
+    today = timezone.localdate()
+    words = [
+        f"identity: {PersonIdentity(kind=kind).get_kind_display()}"
+        for kind in sorted(identities_on(person, today))
+    ]
+    words += [
+        f"certified: {DiseaseCertification(disease=disease).get_disease_display()}"
+        for disease in sorted(certified_diseases_on(person, today))
+    ]
+    account = PersonalAccount.objects.filter(person=person).first()
+    if account is not None:
+        words.append(f"personal account: ¥{account.balance}")
+    return words
 
 
 def _seed_catalogues() -> None:

@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
             name='DiseaseCertification',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('disease', models.CharField(choices=[('hypertension', 'Hypertension (高血压)'), ('diabetes', 'Diabetes (糖尿病)'), ('tumour_therapy', 'Malignant tumour outpatient chemo/radiotherapy (恶性肿瘤门诊放化疗)'), ('uraemia_dialysis', 'Uraemia dialysis (尿毒症透析)'), ('anti_rejection', 'Anti-rejection treatment after organ transplant (器官移植抗排异治疗)')], max_length=20, verbose_name='disease')),
+                ('disease', models.CharField(choices=[('hypertension', 'Hypertension'), ('diabetes', 'Diabetes'), ('tumour_therapy', 'Malignant tumour outpatient chemo/radiotherapy'), ('uraemia_dialysis', 'Uraemia dialysis'), ('anti_rejection', 'Anti-rejection treatment after organ transplant')], max_length=20, verbose_name='disease')),
                 ('valid_from', models.DateField(verbose_name='valid from')),
                 ('valid_to', models.DateField(blank=True, help_text='Empty: until revoked.', null=True, verbose_name='valid until')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='recorded')),

@@ -37,13 +37,13 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='settlement',
             name='disease',
-            field=models.CharField(blank=True, choices=[('hypertension', 'Hypertension (高血压)'), ('diabetes', 'Diabetes (糖尿病)'), ('tumour_therapy', 'Malignant tumour outpatient chemo/radiotherapy (恶性肿瘤门诊放化疗)'), ('uraemia_dialysis', 'Uraemia dialysis (尿毒症透析)'), ('anti_rejection', 'Anti-rejection treatment after organ transplant (器官移植抗排异治疗)')], max_length=20, verbose_name='chronic disease'),
+            field=models.CharField(blank=True, choices=[('hypertension', 'Hypertension'), ('diabetes', 'Diabetes'), ('tumour_therapy', 'Malignant tumour outpatient chemo/radiotherapy'), ('uraemia_dialysis', 'Uraemia dialysis'), ('anti_rejection', 'Anti-rejection treatment after organ transplant')], max_length=20, verbose_name='chronic disease'),
         ),
         migrations.CreateModel(
             name='DiseaseLimit',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('disease', models.CharField(choices=[('hypertension', 'Hypertension (高血压)'), ('diabetes', 'Diabetes (糖尿病)'), ('tumour_therapy', 'Malignant tumour outpatient chemo/radiotherapy (恶性肿瘤门诊放化疗)'), ('uraemia_dialysis', 'Uraemia dialysis (尿毒症透析)'), ('anti_rejection', 'Anti-rejection treatment after organ transplant (器官移植抗排异治疗)')], max_length=20, verbose_name='disease')),
+                ('disease', models.CharField(choices=[('hypertension', 'Hypertension'), ('diabetes', 'Diabetes'), ('tumour_therapy', 'Malignant tumour outpatient chemo/radiotherapy'), ('uraemia_dialysis', 'Uraemia dialysis'), ('anti_rejection', 'Anti-rejection treatment after organ transplant')], max_length=20, verbose_name='disease')),
                 ('annual_limit', core.money.MoneyField(validators=[django.core.validators.MinValueValidator(0)], verbose_name='annual limit')),
                 ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='disease_limits', to='settlement.policy')),
             ],

@@ -95,6 +95,10 @@ def accounts_text(demo) -> list[str]:
             for p in people
         ],
     )
+    benefits = [(p["phone"], "; ".join(p["benefits"])) for p in people if p.get("benefits")]
+    if benefits:
+        lines += ["", "Benefit rules the demo shows (docs/benefits.md):"]
+        lines += table(["phone", "what the insured area recorded"], [list(row) for row in benefits])
     lines += ["", f"Counters: sign in at {SITE}/counter/login/ and scan the person's e-code ({SITE}/ecode/)"]
     lines += table(
         ["username", "password", "institution", "settles directly for"],
