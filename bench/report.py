@@ -31,25 +31,23 @@ def met(ok: bool) -> str:
 
 
 NOTE = (
-    "**Whether the goals are met cannot be told on this machine today**, and we do not claim them. The runs "
-    "made for issue 17 (2026-12-01, on a machine shared with six other sessions running tests and migrations, "
-    "load average 6 to 8 on its 2 cores) gave the verify 0.57, 0.60, 0.60 and, in the run shown above, 0.88 "
-    "of `bare-query`'s throughput, and a p99 of 0.95× to 1.64× its p99 (the issue gives about 0.55 and 1.8× "
-    "before this work). The run above meets both goals only because its `bare-query` rounds happened to be "
-    "slowed by other work (half their rate in the other runs); at this load the p99 of every endpoint is set "
-    "by the scheduler, and one run even had the verify of a person with a filing faster than `bare-query`. "
-    "The steadier figure is gunicorn's CPU per request: the verify's was 1.3× to 1.6× `bare-query`'s across "
-    "the runs (1.7× in the measurement of 2026-11-23). What is left between the verify and its floor is not "
+    "**The p99 goal is met and the throughput goal is not**, in the run shown above, made on an otherwise idle "
+    "machine (2026-12-01 07:15 UTC, load average under 1 on its 2 cores): the verify keeps 0.65 of "
+    "`bare-query`'s throughput (goal 0.7; about 0.55 before the work of issue 17) at 1.28× its p99 (goal 1.5×; "
+    "about 1.8× before). Runs made earlier the same day on the machine shared with six other sessions (load "
+    "average 6 to 8) gave 0.57 to 0.88 and 0.95× to 1.64×: at that load the scheduler sets every p99. The "
+    "steadier figure is gunicorn's CPU per request: the verify's is 1.4× `bare-query`'s here (1.7× in the "
+    "measurement of 2026-11-23), and callgrind counts 3.9 to 4.0 million instructions per verify against 2.1 "
+    "million for `bare-query` (4.5 million before). What is left between the verify and its floor is not "
     "Python around the statement: the Ed25519 verify (about 0.12 ms of CPU in one process), the two AES-GCM "
     "decryptions of the name and ID number, and PostgreSQL's insert of the record, which on a machine where "
     "the database shares the two cores costs the server's throughput as much as gunicorn's time does. Of that "
     "insert (about 0.14 ms of a backend's CPU, measured alone in one session), about 0.05 ms are the four "
     "foreign-key checks of the event table (each reads and locks the referenced institution, operator, "
-    "person and credential row); dropping those constraints on an append-only table is a choice for the "
-    "partitioning of the event table, not made here. We did not answer from a cache of the credential or "
-    "record the check after the answer: both would break the decision of issue 17 (a verify reads the live "
-    "state and records the check before it answers). Rerun `make bench` on an idle machine for figures that "
-    "decide."
+    "person and credential row); dropping those constraints on an append-only table is the next step to "
+    "weigh, not made here. We did not answer from a cache of the credential or record the check after the "
+    "answer: both would break the decision of issue 17 (a verify reads the live state and records the check "
+    "before it answers)."
 )
 
 
