@@ -107,6 +107,16 @@ class CodeEvent(models.Model):
     kind = models.CharField(_("kind"), max_length=8, choices=CodeEventKind.choices)
     # "ok" or an e-code error code (ecode.verifier.EcodeErrorCode).
     result = models.CharField(_("result"), max_length=32)
+    # Every counter check inserts a row, so the table pays for nothing a check does not need:
+    # - no index that another one covers: the person's and the institution's lookups use the (person, time) and
+    #   (institution, time) indexes below;
+    # - no foreign-key constraints in the database (``db_constraint=False``). Each constraint cost every insert a
+    #   lookup and a KEY SHARE lock of the referenced row (so concurrent checks at one counter shared the
+    #   institution's and operator's rows through multixacts), and a bulk load a check per row. The references
+    #   hold without them: the only writers are the check and use statements, which read the credential, the
+    #   person, the institution and the operator in the same statement that inserts the row, and none of those
+    #   rows is ever deleted (``PROTECT`` still refuses it in the ORM, through the indexes below; people,
+    #   credentials, terminals and institutions are deactivated, not deleted). tests/ecode/test_event_refs.py.
     credential = models.ForeignKey(
         Credential,
         verbose_name=_("credential"),
@@ -114,9 +124,8 @@ class CodeEvent(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="events",
+        db_constraint=False,
     )
-    # Every counter check inserts a row, so the table carries no index that another one covers: the person's
-    # and the institution's lookups use the (person, time) and (institution, time) indexes below.
     person = models.ForeignKey(
         "accounts.InsuredPerson",
         verbose_name=_("insured person"),
@@ -125,6 +134,7 @@ class CodeEvent(models.Model):
         on_delete=models.PROTECT,
         related_name="ecode_events",
         db_index=False,
+        db_constraint=False,
     )
     institution = models.ForeignKey(
         "reference.Institution",
@@ -132,9 +142,14 @@ class CodeEvent(models.Model):
         on_delete=models.PROTECT,
         related_name="ecode_events",
         db_index=False,
+        db_constraint=False,
     )
     operator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("operator"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     api_key_prefix = models.CharField(_("terminal key"), max_length=12, blank=True)
     request_no = models.CharField(_("request number"), max_length=64, blank=True)
