@@ -73,3 +73,27 @@ class DeferredTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handler} #{self.pk} ({self.status})"
+
+
+class PartitionArchive(models.Model):
+    """One month of a partitioned table retired from the database (`core.partitions.partitions_retire`): where its
+    rows went, how many, and the file's size and SHA-256, so that an operator finds the month and can tell
+    that the file is whole."""
+
+    table = models.CharField(_("table"), max_length=63)
+    month = models.DateField(_("month"))
+    # Not unique: old rows loaded again later make the month anew, and it is retired again to another file.
+    partition = models.CharField(_("partition"), max_length=63)
+    path = models.CharField(_("file"), max_length=500)
+    rows = models.BigIntegerField(_("rows"))
+    size = models.BigIntegerField(_("bytes"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    retired_at = models.DateTimeField(_("retired"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("partition archive")
+        verbose_name_plural = _("partition archives")
+        ordering = ["table", "-month"]
+
+    def __str__(self) -> str:
+        return self.partition
