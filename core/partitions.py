@@ -437,7 +437,7 @@ def _archive(monthly: str, name: str, month: dt.date) -> PartitionArchive:
         (rows,) = cursor.fetchone()
         with open(partial, "wb") as raw_out:
             hashing = _HashingWriter(raw_out)
-            with gzip.GzipFile(filename=path.stem, mode="wb", fileobj=hashing) as out:  # type: ignore[arg-type]
+            with gzip.GzipFile(filename=path.stem, mode="wb", fileobj=hashing) as out:
                 raw = cursor.cursor  # the driver's cursor: Django's has no COPY
                 with raw.copy(f'COPY "{name}" TO STDOUT WITH (FORMAT csv, HEADER)') as copy:
                     for chunk in copy:
