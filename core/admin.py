@@ -1,4 +1,5 @@
-"""Admin pieces every app uses: the audit history shown under an object, the audit log, compact dates."""
+"""Admin pieces every app uses: the audit history shown under an object, the audit log, compact dates; and the
+record of the months archived out of the partitioned tables."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import QuerySet
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
@@ -20,7 +22,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .audit import ACTION_WORDS, audit_action_words, audit_change_words
-from .models import AuditEvent
+from .models import AuditEvent, PartitionArchive
 
 
 def compact_datetime(value: dt.datetime | None) -> str:
@@ -240,3 +242,37 @@ class AuditEventAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return request.user.is_superuser
+
+
+@admin.register(PartitionArchive)
+class PartitionArchiveAdmin(admin.ModelAdmin):
+    """Which file holds which retired month, and what to check it against; written only by the retirement."""
+
+    list_display = ("table", "month_shown", "rows", "size_shown", "sha256_prefix", "retired_at")
+    list_filter = ("table",)
+    search_fields = ("=partition",)
+    inlines = [AuditEventInline]
+
+    @admin.display(description=_("month"), ordering="month")
+    def month_shown(self, obj):
+        return f"{obj.month:%Y-%m}"
+
+    @admin.display(description=_("size"), ordering="size")
+    def size_shown(self, obj):
+        return filesizeformat(obj.size)
+
+    @admin.display(description=_("SHA-256"))
+    def sha256_prefix(self, obj):
+        return format_html('<code title="{}">{}…</code>', obj.sha256, obj.sha256[:12])
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -86,6 +86,8 @@ ACTION_WORDS = {
     "ecode.key.create": pgettext_lazy("audit", "Signing key created"),
     "ecode.key.retire": pgettext_lazy("audit", "Signing key retired"),
     "ecode.key.revoke": pgettext_lazy("audit", "Signing key revoked"),
+    # Partitions of the append-only tables (core.partitions)
+    "partition.retire": pgettext_lazy("audit", "Month archived to a file and removed from the database"),
     # Notifications
     "notifications.delivery_retry": pgettext_lazy("audit", "Delivery retried"),
     # Settlement, clearing and supervision (settlement)

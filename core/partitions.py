@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -21,6 +22,9 @@ from django.conf import settings
 from django.db import connection as default_connection
 from django.db import transaction
 from django.utils import timezone
+
+from .audit import audit_record
+from .models import PartitionArchive
 
 logger = logging.getLogger(__name__)
 
@@ -350,8 +354,9 @@ def archive_dir() -> Path:
 def partitions_retire(*, now: dt.datetime | None = None) -> list[Path]:
     """Detach every month partition older than its table's retention (``PARTITION_RETENTION_MONTHS``, by
     monthly table; a table without one keeps every month), write its rows to a gzip'd CSV file under
-    ``PARTITION_ARCHIVE_DIR``, then drop it. The file is complete before the table is dropped: an interrupted
-    run leaves a detached table that the next run archives. Returns the files written."""
+    ``PARTITION_ARCHIVE_DIR``, then drop it. The file is complete before the table is dropped, and the drop
+    commits together with its ``PartitionArchive`` row and its audit event: an interrupted run leaves a detached
+    table that the next run archives, never a dropped month without its record. Returns the files written."""
     now = now or timezone.now()
     retention = settings.PARTITION_RETENTION_MONTHS
     written = []
@@ -368,25 +373,84 @@ def partitions_retire(*, now: dt.datetime | None = None) -> list[Path]:
             if attached:
                 with default_connection.cursor() as cursor:
                     cursor.execute(f'ALTER TABLE "{monthly}" DETACH PARTITION "{name}"')
-            written.append(_archive(monthly, name))
-            with default_connection.cursor() as cursor:
-                cursor.execute(f'DROP TABLE "{name}"')
-            logger.info("partition %s retired to %s", name, written[-1])
+            archive = _archive(monthly, name, month)
+            with transaction.atomic():
+                with default_connection.cursor() as cursor:
+                    cursor.execute(f'DROP TABLE "{name}"')
+                archive.save()
+                audit_record(
+                    actor=None,
+                    actor_label="system",
+                    action="partition.retire",
+                    target=archive,
+                    data={
+                        "table": monthly,
+                        "month": f"{month:%Y-%m}",
+                        "partition": name,
+                        "path": archive.path,
+                        "rows": archive.rows,
+                        "bytes": archive.size,
+                        "sha256": archive.sha256,
+                        "retention_months": months,
+                    },
+                )
+            written.append(Path(archive.path))
+            logger.info("partition %s retired to %s (%d rows)", name, archive.path, archive.rows)
     return written
 
 
-def _archive(monthly: str, name: str) -> Path:
-    """Write a detached partition's rows to ``<archive dir>/<monthly>/<name>.csv.gz`` (a whole file or none)."""
+class _HashingWriter:
+    """A binary file that also hashes and counts what is written to it (under gzip: the compressed bytes)."""
+
+    def __init__(self, out) -> None:
+        self.out, self.sha256, self.size = out, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self.out.write(data)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _archive_path(monthly: str, name: str) -> Path:
+    """``<archive dir>/<monthly>/<name>.csv.gz``; a month retired once already (its old rows loaded again
+    later) goes to ``<name>.2.csv.gz`` and so on, so that no recorded archive is overwritten."""
     directory = archive_dir() / monthly
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.csv.gz"
-    partial = path.with_suffix(".gz.partial")
-    with default_connection.cursor() as cursor, gzip.open(partial, "wb") as out:
-        raw = cursor.cursor  # the driver's cursor: Django's has no COPY
-        with raw.copy(f'COPY "{name}" TO STDOUT WITH (FORMAT csv, HEADER)') as copy:
-            for chunk in copy:
-                out.write(chunk)
-    with open(partial, "rb") as done:
-        os.fsync(done.fileno())
-    partial.replace(path)
+    path, again = directory / f"{name}.csv.gz", 1
+    while PartitionArchive.objects.filter(path=str(path)).exists():
+        again += 1
+        path = directory / f"{name}.{again}.csv.gz"
     return path
+
+
+def _archive(monthly: str, name: str, month: dt.date) -> PartitionArchive:
+    """Write a detached partition's rows to its archive file (a whole file or none); returns the record of it,
+    not yet saved."""
+    path = _archive_path(monthly, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".gz.partial")
+    with default_connection.cursor() as cursor:
+        # The table is detached: nothing writes to it any more, so the count is the file's.
+        cursor.execute(f'SELECT count(*) FROM "{name}"')  # noqa: S608
+        (rows,) = cursor.fetchone()
+        with open(partial, "wb") as raw_out:
+            hashing = _HashingWriter(raw_out)
+            with gzip.GzipFile(filename=path.stem, mode="wb", fileobj=hashing) as out:
+                raw = cursor.cursor  # the driver's cursor: Django's has no COPY
+                with raw.copy(f'COPY "{name}" TO STDOUT WITH (FORMAT csv, HEADER)') as copy:
+                    for chunk in copy:
+                        out.write(chunk)
+            raw_out.flush()
+            os.fsync(raw_out.fileno())
+    partial.replace(path)
+    return PartitionArchive(
+        table=monthly,
+        month=month,
+        partition=name,
+        path=str(path),
+        rows=rows,
+        size=hashing.size,
+        sha256=hashing.sha256.hexdigest(),
+    )

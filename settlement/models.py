@@ -478,18 +478,22 @@ class Accumulator(models.Model):
 class Settlement(models.Model):
     """One bill settled directly at a counter: the split between the funds and the person."""
 
-    number = models.CharField(_("settlement number"), max_length=24, unique=True, editable=False)
+    # Unique by settlement_number_unique (a constraint: unique=True would add a LIKE twin nothing uses).
+    number = models.CharField(_("settlement number"), max_length=24, editable=False)
+    # The foreign keys below without an index of their own are indexed by a Meta index that starts with them.
     person = models.ForeignKey(
         "accounts.InsuredPerson",
         verbose_name=_("insured person"),
         on_delete=models.PROTECT,
         related_name="settlements",
+        db_index=False,
     )
     institution = models.ForeignKey(
         "reference.Institution",
         verbose_name=_("institution"),
         on_delete=models.PROTECT,
         related_name="settlements",
+        db_index=False,
     )
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="+"
@@ -523,10 +527,16 @@ class Settlement(models.Model):
     discharge_date = models.DateField(_("discharge date"), null=True, blank=True)
     scheme = models.CharField(_("scheme"), max_length=10, choices=Scheme.choices)
     insured_region = models.ForeignKey(
-        "reference.Region", verbose_name=_("insured pooling area"), on_delete=models.PROTECT, related_name="+"
+        "reference.Region",
+        verbose_name=_("insured pooling area"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
-    insured_province = models.CharField(_("insured province"), max_length=6, db_index=True)
-    treatment_province = models.CharField(_("treatment province"), max_length=6, db_index=True)
+    # Indexed together with treatment_province and settled_at (clearing, the admin's province filter). The
+    # treatment province alone is only an admin filter within a period: settlement_recent_idx serves it.
+    insured_province = models.CharField(_("insured province"), max_length=6)
+    treatment_province = models.CharField(_("treatment province"), max_length=6)
     institution_level = models.PositiveSmallIntegerField(
         _("institution level"), choices=InstitutionLevel.choices
     )
@@ -560,9 +570,8 @@ class Settlement(models.Model):
         max_length=10,
         choices=SettlementStatus.choices,
         default=SettlementStatus.SETTLED,
-        db_index=True,
-    )
-    settled_at = models.DateTimeField(_("settled"), default=timezone.now, db_index=True)
+    )  # nearly every row is settled: only the reversed ones are worth an index (settlement_reversed_idx)
+    settled_at = models.DateTimeField(_("settled"), default=timezone.now)  # settlement_recent_idx
     reversed_at = models.DateTimeField(_("reversed"), null=True, blank=True)
     reversed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -584,8 +593,17 @@ class Settlement(models.Model):
             models.Index(fields=["insured_province", "treatment_province", "settled_at"]),
             # The admin list's order (newest first), read backwards.
             models.Index(fields=["settled_at", "id"], name="settlement_recent_idx"),
+            # A reviewer's list (their area, newest first), and the foreign key's index.
+            models.Index(fields=["insured_region", "-settled_at"], name="settlement_area_idx"),
+            # The admin's filter of the reversed ones, few among billions.
+            models.Index(
+                fields=["settled_at", "id"],
+                condition=Q(status=SettlementStatus.REVERSED),
+                name="settlement_reversed_idx",
+            ),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="settlement_number_unique"),
             models.UniqueConstraint(
                 fields=["institution", "request_no"],
                 condition=~Q(request_no=""),
@@ -630,7 +648,8 @@ class Settlement(models.Model):
 class SettlementLine(models.Model):
     """One billed item of a settlement: `amount = self_paid + first_share + eligible`."""
 
-    settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="lines")
+    # Indexed by settlement_line_unique, which starts with it.
+    settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_no = models.PositiveSmallIntegerField(_("line"))
     code = models.CharField(_("code"), max_length=50)
     name = models.CharField(_("name"), max_length=200, blank=True)

@@ -166,6 +166,16 @@ def _pages(world, person_client):
             "admin",
             reverse("admin:settlement_settlement_changelist") + "?insured_province=510000",
         ),
+        # Neither has an index of its own (tests/core/test_indexes.py): the period's index serves the one, the
+        # index of the few reversed rows the other.
+        "admin settlements, a treatment province": (
+            "admin",
+            reverse("admin:settlement_settlement_changelist") + "?treatment_province=510000",
+        ),
+        "admin settlements, reversed": (
+            "admin",
+            reverse("admin:settlement_settlement_changelist") + "?status__exact=reversed&period=year",
+        ),
         "person's e-code history": (person, reverse("api:ecode-history")),
         "person's notices": (person, reverse("api:notifications")),
         "person's settlements": (person, reverse("api:settlements")),

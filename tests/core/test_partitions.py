@@ -7,14 +7,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+import hashlib
 import threading
+from pathlib import Path
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.audit import audit_record
-from core.models import AuditEvent
+from core.models import AuditEvent, PartitionArchive
 from core.partitions import month_add, month_start, monthly_tables, partition_name
 from core.tasks import maintain_partitions
 from ecode.models import CodeEvent
@@ -124,6 +126,71 @@ def test_retention_archives_old_checks_and_audit_months_and_keeps_every_use(sett
 
 @postgres_only
 @pytest.mark.django_db
+def test_a_retired_month_leaves_a_record_of_its_file_and_an_audit_event(settings, tmp_path):
+    settings.PARTITION_ARCHIVE_DIR = str(tmp_path)
+    settings.PARTITION_RETENTION_MONTHS = {"ecode_codeevent_check": 13}
+    old = timezone.now() - dt.timedelta(days=450)
+    for i in range(4):
+        _event(created_at=old, request_no=f"A{i}\nB")  # a newline inside a field: rows are not lines
+
+    maintain_partitions.apply(kwargs={}).get()
+
+    month = month_start(old.date())
+    name = partition_name("ecode_codeevent_check", month)
+    archive = PartitionArchive.objects.get()
+    path = tmp_path / "ecode_codeevent_check" / f"{name}.csv.gz"
+    content = path.read_bytes()
+    assert (archive.table, archive.month, archive.partition, archive.path) == (
+        "ecode_codeevent_check",
+        month,
+        name,
+        str(path),
+    )
+    assert (archive.rows, archive.size, archive.sha256) == (
+        4,
+        len(content),
+        hashlib.sha256(content).hexdigest(),
+    )
+    with gzip.open(path, "rt") as rows:
+        assert len(list(csv.DictReader(rows))) == 4
+    (event,) = AuditEvent.objects.filter(action="partition.retire")
+    assert event.target == archive
+    assert event.actor_id is None and event.actor_label == "system"
+    assert event.data == {
+        "table": "ecode_codeevent_check",
+        "month": f"{month:%Y-%m}",
+        "partition": name,
+        "path": str(path),
+        "rows": 4,
+        "bytes": len(content),
+        "sha256": archive.sha256,
+        "retention_months": 13,
+    }
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_a_month_retired_again_goes_to_a_new_file_and_the_first_stays(settings, tmp_path):
+    settings.PARTITION_ARCHIVE_DIR = str(tmp_path)
+    settings.PARTITION_RETENTION_MONTHS = {"ecode_codeevent_check": 13}
+    old = timezone.now() - dt.timedelta(days=450)
+    _event(created_at=old)
+    maintain_partitions.apply(kwargs={}).get()
+    first = PartitionArchive.objects.get()
+    first_content = Path(first.path).read_bytes()
+    # Old rows loaded again: the month is made anew, and retired again.
+    _event(created_at=old)
+    _event(created_at=old)
+    maintain_partitions.apply(kwargs={}).get()
+
+    second = PartitionArchive.objects.exclude(pk=first.pk).get()
+    assert second.path.endswith(f"{first.partition}.2.csv.gz") and second.rows == 2
+    assert Path(first.path).read_bytes() == first_content
+    assert hashlib.sha256(first_content).hexdigest() == first.sha256
+
+
+@postgres_only
+@pytest.mark.django_db
 def test_a_request_number_is_still_once_per_institution_across_months_and_kinds():
     old = _event(created_at=timezone.now() - dt.timedelta(days=70), request_no="N-1")
     for kind in ("verify", "consume"):
@@ -179,5 +246,7 @@ def test_on_sqlite_the_tables_stay_plain_and_the_task_has_nothing_to_do():
         pytest.skip("SQLite's behaviour")
     assert monthly_tables() == []
     assert maintain_partitions.apply(kwargs={}).get() == {"created": [], "archived": []}
+    assert not PartitionArchive.objects.exists()
+    assert not AuditEvent.objects.filter(action="partition.retire").exists()
     event = _event(created_at=timezone.now() - dt.timedelta(days=900))
     assert CodeEvent.objects.get(pk=event.pk).created_at == event.created_at
