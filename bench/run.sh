@@ -21,8 +21,8 @@ echo
 echo "== HTTP: HIS 2207 against the settlement API"
 "$PY" bench/bench_his_http.py --json bench/results/his.json
 echo
-echo "== large tables: verify and admin pages at 1k and BENCH_LARGE_EVENTS code events (default 10 million)"
-"$PY" bench/bench_large_tables.py --events "${BENCH_LARGE_EVENTS:-10000000}" --json bench/results/large.json
+echo "== large tables: verify and admin pages at 1k and BENCH_LARGE_EVENTS code events (default 100 million)"
+"$PY" bench/bench_large_tables.py --events "${BENCH_LARGE_EVENTS:-100000000}" --json bench/results/large.json
 "$PY" bench/report.py bench/results/offline.json bench/results/http.json bench/results/his.json > docs/performance.md
 "$PY" bench/report_large.py bench/results/large.json >> docs/performance.md
 echo
