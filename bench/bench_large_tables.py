@@ -14,8 +14,9 @@ benchmark, and measures in this process, with the production-like settings ``con
 
 first with about 1,000 code events, then after loading ``--events`` checks made with ``generate_series`` (a
 quarter in each of the last four monthly partitions, this month's included; loaded as a bulk load is, each
-month into a table of its own with its indexes built afterwards and then attached as the month's partition;
-see ``load``), ``ANALYZE``, then with about 1,000 events again. The insert rate of the production path (all
+month into a table of its own, frozen, with its indexes built afterwards and then attached as the month's
+partition, in two connections side by side; see ``load``), ``ANALYZE`` and a checkpoint, then with about 1,000
+events again. The insert rate of the production path (all
 indexes and triggers of this month's partition) is measured before the load and after each month.
 Results are medians and p99 of alternating repeats; the goals (issue 17) are verify within 1.2× and each page
 within 1.5× of the 1k case, a steady insert rate, and the whole run under 15 minutes at 100 million events.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -33,6 +35,7 @@ import re
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,32 +149,75 @@ def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
-def _indexes_copy(cursor, table: str, stage: str) -> None:
-    """Build on ``stage`` the indexes and key of the partition ``table`` (names chosen by PostgreSQL), so that
-    ``ATTACH PARTITION`` finds them all and builds none."""
+def _index_statements(cursor, table: str, stage: str) -> tuple[list[str], list[str]]:
+    """The statements that build on ``stage`` the indexes and key of the partition ``table`` (names chosen by
+    PostgreSQL), so that ``ATTACH PARTITION`` finds them all and builds none: the index builds, which may run
+    side by side, and the definitions of those that become the primary key afterwards (``_key_add``)."""
     cursor.execute(
-        "SELECT pg_get_indexdef(i.indexrelid), pg_get_constraintdef(c.oid) FROM pg_index i"
+        "SELECT pg_get_indexdef(i.indexrelid), c.contype = 'p' FROM pg_index i"
         " LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid"
         " WHERE i.indrelid = %s::regclass",
         [f'"{table}"'],
     )
-    for index, constraint in cursor.fetchall():
-        if constraint:  # the primary key: ATTACH wants a constraint, not only its index
-            cursor.execute(f'ALTER TABLE "{stage}" ADD {constraint}')
-        else:
-            cursor.execute(
-                re.sub(r"^CREATE (UNIQUE )?INDEX \S+ ON \S+ ", rf'CREATE \1INDEX ON "{stage}" ', index)
-            )
+    builds, keys = [], []
+    for index, primary in cursor.fetchall():
+        build = re.sub(r"^CREATE (UNIQUE )?INDEX \S+ ON \S+ ", rf'CREATE \1INDEX ON "{stage}" ', index)
+        builds.append(build)
+        # The key is built as a unique index, then made the key (ALTER TABLE would lock out the other builds).
+        if primary:
+            keys.append(build.partition(f'"{stage}" ')[2])
+    return builds, keys
+
+
+def _key_add(cursor, stage: str, definition: str) -> None:
+    """Make the unique index of ``stage`` built as ``definition`` (``USING btree (...)``) its primary key."""
+    cursor.execute(
+        "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass AND indisunique"
+        " AND pg_get_indexdef(indexrelid) LIKE %s",
+        [f'"{stage}"', "% " + definition.replace("%", r"\%")],
+    )
+    cursor.execute(f'ALTER TABLE "{stage}" ADD PRIMARY KEY USING INDEX {cursor.fetchone()[0]}')
+
+
+WORKERS = 2  # connections that load side by side (one per core of the machines we measure on)
+
+
+def _job(sql: str, params: dict | None = None) -> float:
+    """Run one statement of the load in this thread's own connection (closed afterwards); its seconds."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            # Each build sorts in memory, alone on its core (the other connection has the other one).
+            cursor.execute("SET maintenance_work_mem = '1GB'")
+            cursor.execute("SET max_parallel_maintenance_workers = 0")
+            started = time.perf_counter()
+            cursor.execute(sql, params)
+            return time.perf_counter() - started
+    finally:
+        connection.close()
+
+
+def _side_by_side(jobs: list[tuple[str, dict | None]]) -> float:
+    """Run the statements ``jobs`` in WORKERS connections at once, in their order; the seconds it took."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for future in [pool.submit(_job, sql, params) for sql, params in jobs]:
+            future.result()
+    return time.perf_counter() - started
 
 
 def load(target: int) -> dict:
     """Load checks made with ``generate_series`` until there are ``target`` code events, one quarter in each of
     the last four months (this month's between its first day and now), the way a bulk load into PostgreSQL is
-    done (pg_restore's order): per month, the rows go into a new table without indexes, its indexes are built
-    afterwards by sorting, and the table then takes the place of the month's partition (the rows already there
-    copied over first) by ``ATTACH PARTITION``, which checks that every row belongs to the month. The insert
-    rate of the production path is measured before the first month and after each one. Returns the months'
-    timings and those rates."""
+    done (pg_restore's order): per month, the rows go into a new table without indexes, are frozen (as
+    ``COPY FREEZE`` would write them, so that neither the measures' first reads, which would set each row's
+    hint bits, nor autovacuum write the loaded months while they are measured), its indexes
+    are built afterwards by sorting, and the table then takes the place of the month's partition (the rows
+    already there copied over first) by ``ATTACH PARTITION``, which checks that every row belongs to the
+    month. The inserts and the index builds run in two connections side by side (``WORKERS``). The insert rate
+    of the production path is measured before the first month and after each one, with nothing else running.
+    Returns the months' timings and those rates."""
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -189,7 +235,6 @@ def load(target: int) -> dict:
         # The root's identity column gives the ids; the stage table, not yet a partition, has no default.
         cursor.execute("SELECT pg_get_serial_sequence('ecode_codeevent', 'id')")
         ids = cursor.fetchone()[0]
-        cursor.execute("SET maintenance_work_mem = '1GB'")
     rates = [insert_rate()]
     timings = []
     for index, month in enumerate(months):
@@ -201,15 +246,34 @@ def load(target: int) -> dict:
         with connection.cursor() as cursor:
             cursor.execute(f'DROP TABLE IF EXISTS "{stage}"')
             cursor.execute(f'CREATE TABLE "{stage}" (LIKE "{name}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
-            started = time.perf_counter()
-            cursor.execute(
-                f'INSERT INTO "{stage}" ("id", {names}) SELECT nextval(%(ids)s), {values}'  # noqa: S608
-                " FROM ecode_codeevent e, generate_series(0, %(rows)s - 1) AS g WHERE e.id = %(template)s",
-                {"ids": ids, "low": low, "step": span / max(rows, 1), "rows": rows, "template": template},
+            insert = (
+                f'INSERT INTO "{stage}" ("id", {names}) SELECT %(base)s + g, {values}'  # noqa: S608
+                " FROM ecode_codeevent e, generate_series(%(first)s, %(last)s) AS g WHERE e.id = %(template)s"
             )
-            timing["insert_s"] = round(time.perf_counter() - started, 1)
+            # The month's ids taken from the root's sequence at once (not a nextval per row, which the two
+            # inserts would queue for): nothing else inserts into this database while the load runs.
+            cursor.execute("SELECT nextval(%s)", [ids])
+            base = cursor.fetchone()[0]
+            cursor.execute("SELECT setval(%s, %s)", [ids, base + max(rows, 1) - 1])
+            params = {"base": base, "low": low, "step": span / max(rows, 1), "template": template}
+            bounds = [rows * part // WORKERS for part in range(WORKERS + 1)]
+            timing["insert_s"] = round(
+                _side_by_side(
+                    [
+                        (insert, {**params, "first": first, "last": end - 1})
+                        for first, end in itertools.pairwise(bounds)
+                    ]
+                ),
+                1,
+            )
             started = time.perf_counter()
-            _indexes_copy(cursor, name, stage)
+            cursor.execute(f'VACUUM (FREEZE) "{stage}"')
+            timing["freeze_s"] = round(time.perf_counter() - started, 1)
+            builds, keys = _index_statements(cursor, name, stage)
+            started = time.perf_counter()
+            _side_by_side([(sql, None) for sql in builds])
+            for definition in keys:
+                _key_add(cursor, stage, definition)
             timing["index_s"] = round(time.perf_counter() - started, 1)
             started = time.perf_counter()
             with transaction.atomic():
@@ -222,7 +286,6 @@ def load(target: int) -> dict:
                     f" FOR VALUES FROM ('{low.isoformat()}') TO ('{high.isoformat()}')"
                 )
             timing["attach_s"] = round(time.perf_counter() - started, 1)
-        timing["rows_per_s"] = round(rows / (timing["insert_s"] + timing["index_s"] + timing["attach_s"]))
         print(f"   {timing}", flush=True)
         timings.append(timing)
         rates.append(insert_rate())
@@ -230,7 +293,23 @@ def load(target: int) -> dict:
         started = time.perf_counter()
         cursor.execute("ANALYZE ecode_codeevent")
         print(f"   ANALYZE {time.perf_counter() - started:.1f} s", flush=True)
+    _settle()
     return {"months": timings, "insert_rates": rates}
+
+
+def _settle() -> None:
+    """Write out what a load or an emptying of the table left in memory (a checkpoint), so that the measures
+    that follow do not share the disk and the cores with the checkpointer; skipped without the privilege."""
+    from django.db import DatabaseError, connection
+
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+    except DatabaseError as exc:
+        print(f"   no CHECKPOINT ({exc}); measuring without it", flush=True)
+        return
+    print(f"   CHECKPOINT {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def _first_check() -> None:
@@ -363,6 +442,7 @@ def _reset() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE settlement_settlement, ecode_codeevent CASCADE")
+    _settle()
     _first_check()
 
 
