@@ -168,10 +168,11 @@ def main() -> None:
         "its floor is `bare-query`: counter authentication and one round trip to the database. Beyond it, a "
         f"verify costs {verify['server_cpu_ms'] - query['server_cpu_ms']:.2f} ms of gunicorn CPU here, of which "
         f"the Ed25519 verify is about {1e3 / offline['verify_per_second']:.2f} ms measured alone; the rest is not "
-        "more work in Python (a verify executes fewer instructions there than `bare-query`: below) but the "
-        "same work done slower after a longer wait for the database, whose caches the database's own work has "
-        "since filled. PostgreSQL's own share is reading the credential and inserting the record into the "
-        "event table and its indexes.",
+        "more work in Python (a verify executes fewer instructions there than `bare-query`: below). Our "
+        "reading, not measured (this machine has no hardware counters): the same instructions run slower in a "
+        "worker that waited longer for the database while the database's work filled the core's caches. "
+        "PostgreSQL's own share is reading the credential and inserting the record into the event table and "
+        "its indexes.",
         "",
         "How this came about, against the first measurement of the same benchmark (0.21 of the bare endpoint's "
         "throughput at 5.5× its p99, and 0.13 for a person with a filing):",
