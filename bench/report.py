@@ -52,7 +52,12 @@ def note(http: dict) -> str:
             "keeps the decision can meet them here, however little the service did around that work"
         )
     else:
-        reach = ": the goals are within reach of that work here, and the service's own cost decides them"
+        reach = (
+            f": the goals are within reach of that work here, but only just: to meet the throughput goal a verify "
+            f"would have to keep {tgoal / rq:.2f} of `bare-record`'s throughput, leaving "
+            f"{max(0.0, 1 - tgoal / rq) * 100:.0f}% for everything the service does beyond the work every check "
+            "must do"
+        )
     cpu_ratio = (verify["server_cpu_ms"] + verify["database_cpu_ms"]) / (
         query["server_cpu_ms"] + query["database_cpu_ms"]
     )
